@@ -1,0 +1,47 @@
+"""The bus's SQL state: one SQLAlchemy engine and one metadata for all its tables.
+
+SQLite (the embedded default) and PostgreSQL run the same code. SQLite gets
+WAL mode and a busy timeout so that a journal writer, a consumer and the CLI
+can share one file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+__all__ = ["METADATA", "create_engine", "create_tables"]
+
+METADATA = sa.MetaData()
+"""Every table the bus owns registers here (journal, idempotency, outbox, DLQ)."""
+
+
+def create_engine(url: str, **options: Any) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  **options)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", 10)
+    return sa.create_engine(url, **options)
+
+
+def create_tables(engine: sa.Engine) -> None:
+    """Create every registered table that does not exist yet."""
+    METADATA.create_all(engine)

@@ -1,0 +1,161 @@
+"""The canonical envelope: the one shape every message on the bus has.
+
+An envelope is frozen. Deriving a reply or a follow-up event goes through
+:meth:`Envelope.caused` so that correlation and causation ids are never lost.
+On the wire the envelope is one JSON document (see ``schemas/json/envelope``);
+broker message objects never leave the transport layer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from bus.errors import MalformedMessage, MessageTooLarge
+
+__all__ = ["Envelope", "MESSAGE_TYPE_PATTERN", "decode", "encode", "new_message_id"]
+
+MESSAGE_TYPE_PATTERN = re.compile(
+    r"^(?P<domain>[a-z][a-z0-9_]*)\.(?P<entity>[a-z][a-z0-9_]*)"
+    r"\.(?P<event>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)$"
+)
+
+
+def new_message_id() -> str:
+    """A time-ordered unique id (UUIDv7 layout, RFC 9562), sortable by creation time."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A canonical message: metadata plus a payload that matches the type's schema."""
+
+    type: str
+    payload: Mapping[str, Any]
+    source: str
+    id: str = field(default_factory=new_message_id)
+    occurred_at: datetime = field(default_factory=_now)
+    correlation_id: str = ""
+    causation_id: str | None = None
+    key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if MESSAGE_TYPE_PATTERN.match(self.type) is None:
+            raise MalformedMessage(
+                f"message type {self.type!r} is not <domain>.<entity>.<event>.v<N>",
+                message_id=self.id,
+            )
+        if not self.correlation_id:
+            object.__setattr__(self, "correlation_id", self.id)
+        if self.occurred_at.tzinfo is None:
+            raise MalformedMessage("occurred_at must carry a time zone", message_id=self.id)
+
+    @property
+    def schema_version(self) -> int:
+        match = MESSAGE_TYPE_PATTERN.match(self.type)
+        assert match is not None  # checked in __post_init__
+        return int(match["version"])
+
+    @property
+    def domain(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    def caused(self, type: str, payload: Mapping[str, Any], source: str) -> Envelope:
+        """A new message caused by this one: same correlation, causation = this id."""
+        return Envelope(
+            type=type,
+            payload=payload,
+            source=source,
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            key=self.key,
+        )
+
+    def with_headers(self, **headers: str) -> Envelope:
+        return replace(self, headers={**self.headers, **headers})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "occurred_at": self.occurred_at.isoformat(),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "schema_version": self.schema_version,
+            "key": self.key,
+            "headers": dict(self.headers),
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Envelope:
+        try:
+            occurred_at = datetime.fromisoformat(data["occurred_at"])
+            envelope = cls(
+                id=str(data["id"]),
+                type=str(data["type"]),
+                source=str(data["source"]),
+                occurred_at=occurred_at,
+                correlation_id=str(data.get("correlation_id") or ""),
+                causation_id=data.get("causation_id"),
+                key=data.get("key"),
+                headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
+                payload=data["payload"],
+            )
+        except KeyError as missing:
+            raise MalformedMessage(
+                f"envelope field {missing.args[0]!r} is missing", message_id=_id_of(data)
+            ) from None
+        except (TypeError, ValueError, AttributeError) as bad:
+            raise MalformedMessage(f"envelope is malformed: {bad}", message_id=_id_of(data)) from None
+        if not isinstance(envelope.payload, Mapping):
+            raise MalformedMessage("envelope payload must be an object", message_id=envelope.id)
+        declared = data.get("schema_version")
+        if declared is not None and declared != envelope.schema_version:
+            raise MalformedMessage(
+                f"schema_version {declared!r} disagrees with type {envelope.type}",
+                message_id=envelope.id,
+            )
+        return envelope
+
+
+def _id_of(data: Any) -> str | None:
+    value = data.get("id") if isinstance(data, Mapping) else None
+    return str(value) if value is not None else None
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The wire form: compact UTF-8 JSON."""
+    return orjson.dumps(envelope.to_dict())
+
+
+def decode(body: bytes, *, max_bytes: int | None = None) -> Envelope:
+    """Parse the wire form; every failure is a :class:`MalformedMessage`."""
+    if max_bytes is not None and len(body) > max_bytes:
+        raise MessageTooLarge(f"message of {len(body)} bytes exceeds the limit of {max_bytes}")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as bad:
+        raise MalformedMessage(f"body is not valid JSON: {bad}") from None
+    if not isinstance(data, dict):
+        raise MalformedMessage("body must be a JSON object (an envelope)")
+    return Envelope.from_dict(data)

@@ -1,0 +1,116 @@
+"""Bus settings, read once at start-up from ``ESB_*`` variables and an optional file.
+
+Nesting uses ``__``: ``ESB_JOURNAL__BATCH_SIZE=500``. ``ESB_SETTINGS_FILE`` may
+name a ``.env``-style file read before the environment (the environment wins).
+Every default works on the embedded profile: in-memory broker, SQLite file.
+Adapters own their settings (``ESB_BILLING__URL`` …) in their own packages.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ApiSettings",
+    "DeliverySettings",
+    "JournalSettings",
+    "Settings",
+    "TelemetrySettings",
+    "load_settings",
+    "masked",
+]
+
+SECRET_MARKERS = ("password", "secret", "token", "key")
+
+
+class DeliverySettings(BaseModel):
+    prefetch: int = Field(200, ge=1, description="unacked messages per consumer")
+    max_attempts: int = Field(5, ge=1, description="deliveries before dead-lettering")
+    retry_delays: tuple[float, ...] = Field(
+        (1.0, 5.0, 30.0, 120.0), description="backoff tiers in seconds"
+    )
+    validate_on_publish: bool = True
+    validate_on_consume: bool = True
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    quorum_queues: bool = False
+    confirm_window: int = Field(1000, ge=1, description="publisher confirms in flight")
+
+
+class JournalSettings(BaseModel):
+    enabled: bool = True
+    batch_size: int = Field(500, ge=1)
+    flush_interval: float = Field(0.2, gt=0)
+    store_payload: bool = True
+    masked_fields: tuple[str, ...] = ("passport", "inn", "passport_series", "passport_number")
+    mask_phones: bool = False
+
+
+class TelemetrySettings(BaseModel):
+    exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318"
+    service_name: str = "telecom-esb"
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """Effective settings of one bus process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ESB_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    broker_url: SecretStr = SecretStr("memory://")
+    database_url: SecretStr = SecretStr("sqlite:///var/esb.db")
+    exchange: str = "esb.events"
+    queue_prefix: str = "esb"
+    instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    delivery: DeliverySettings = DeliverySettings()
+    journal: JournalSettings = JournalSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    api: ApiSettings = ApiSettings()
+
+    @property
+    def broker(self) -> str:
+        return self.broker_url.get_secret_value()
+
+    @property
+    def database(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the file named by ``ESB_SETTINGS_FILE``, the environment, then overrides."""
+    env_file = os.environ.get("ESB_SETTINGS_FILE")
+    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+
+
+def masked(value: Any, name: str = "") -> Any:
+    """A JSON-ready copy of settings with secrets and URL passwords hidden."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if isinstance(value, BaseModel):
+        return {key: masked(getattr(value, key), key) for key in type(value).model_fields}
+    if isinstance(value, SecretStr):
+        raw = value.get_secret_value()
+        parts = urlsplit(raw)
+        if parts.password:
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+            netloc = f"{parts.username}:****@{host}{port}"
+            return urlunsplit(parts._replace(netloc=netloc))
+        return raw if "://" in raw else "****"
+    if isinstance(value, tuple | list):
+        return [masked(item) for item in value]
+    if any(marker in name.lower() for marker in SECRET_MARKERS) and value:
+        return "****"
+    return value

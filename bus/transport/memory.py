@@ -1,0 +1,302 @@
+"""The in-process broker: the embedded default (``memory://``).
+
+It keeps RabbitMQ's semantics rather than skipping them: topic routing,
+prefetch, unacked tracking, requeue with the redelivered flag, delayed retry,
+dead-letter queues with the reason. Nothing survives the process.
+
+``memory://`` and ``memory://name`` name brokers; transports opened with the
+same URL in one process (and one event loop) share one broker, so a publisher
+and a consumer built separately talk to each other, and tests isolate
+themselves with a unique name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from bus.transport.base import (
+    ATTEMPT_HEADER,
+    DEATH_HEADERS,
+    Consumer,
+    Delivery,
+    DeliveryCallback,
+    OutgoingMessage,
+    QueueSpec,
+    QueueStats,
+    Transport,
+    dead_letter_queue,
+)
+from bus.transport.patterns import topic_matches
+
+__all__ = ["MemoryTransport"]
+
+
+@dataclass(slots=True)
+class _Stored:
+    message: OutgoingMessage
+    redelivered: bool = False
+
+
+@dataclass(slots=True)
+class _Queue:
+    spec: QueueSpec
+    ready: deque[_Stored] = field(default_factory=deque)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    consumers: int = 0
+
+
+class _Broker:
+    def __init__(self) -> None:
+        self.exchanges: dict[str, list[tuple[str, str]]] = {}
+        self.queues: dict[str, _Queue] = {}
+
+    def queue(self, name: str) -> _Queue:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise LookupError(f"queue {name!r} is not declared") from None
+
+    def put(self, queue_name: str, stored: _Stored, *, front: bool = False) -> None:
+        queue = self.queue(queue_name)
+        if front:
+            queue.ready.appendleft(stored)
+        else:
+            queue.ready.append(stored)
+        _notify(queue)
+
+
+def _notify(queue: _Queue) -> None:
+    """Wake every consumer waiting on the queue."""
+    waiters, queue.waiters = queue.waiters, []
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+async def _wait(queue: _Queue) -> None:
+    waiter = asyncio.get_running_loop().create_future()
+    queue.waiters.append(waiter)
+    await waiter
+
+
+_BROKERS: dict[tuple[str, int], _Broker] = {}
+
+
+class _MemoryDelivery(Delivery):
+    __slots__ = ("_consumer",)
+
+    def __init__(self, consumer: _MemoryConsumer, stored: _Stored) -> None:
+        message = stored.message
+        super().__init__(
+            body=message.body,
+            queue=consumer.queue_name,
+            routing_key=message.routing_key,
+            message_id=message.message_id,
+            headers=message.headers,
+            redelivered=stored.redelivered,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            type=message.type,
+        )
+        self._consumer = consumer
+
+    def _release(self) -> bool:
+        """Settle; False when the consumer is gone and the message was requeued."""
+        self._settle()
+        return self._consumer.release(self)
+
+    async def ack(self) -> None:
+        self._release()
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        if not self._release():
+            return
+        broker = self._consumer.broker
+        if requeue:
+            broker.put(self.queue, _Stored(self.as_outgoing(), redelivered=True), front=True)
+        else:
+            self._to_dead_letter("rejected", "")
+
+    async def retry(self, delay: float) -> None:
+        if not self._release():
+            return
+        again = _Stored(self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1}), redelivered=True)
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(delay, 0.0), self._consumer.broker.put, self.queue, again)
+
+    async def dead_letter(self, reason: str, error: str = "") -> None:
+        if self._release():
+            self._to_dead_letter(reason, error)
+
+    def _to_dead_letter(self, reason: str, error: str) -> None:
+        broker = self._consumer.broker
+        queue = broker.queue(self.queue)
+        if not queue.spec.dead_letter:
+            return
+        dead = self.as_outgoing(**{
+            DEATH_HEADERS["reason"]: reason,
+            DEATH_HEADERS["error"]: error,
+            DEATH_HEADERS["queue"]: self.queue,
+            DEATH_HEADERS["at"]: f"{time.time():.3f}",
+        })
+        broker.put(dead_letter_queue(self.queue), _Stored(dead))
+
+
+class _MemoryConsumer(Consumer):
+    def __init__(
+        self, broker: _Broker, queue_name: str, callback: DeliveryCallback, prefetch: int
+    ) -> None:
+        self.broker = broker
+        self.queue_name = queue_name
+        self.callback = callback
+        self.prefetch = prefetch
+        self.unsettled: set[_MemoryDelivery] = set()
+        self.running = True
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def release(self, delivery: _MemoryDelivery) -> bool:
+        if delivery not in self.unsettled:
+            return False
+        self.unsettled.discard(delivery)
+        if len(self.unsettled) == self.prefetch - 1:
+            _notify(self.broker.queue(self.queue_name))
+        return True
+
+    def _can_take(self, queue: _Queue) -> bool:
+        return not self.running or (bool(queue.ready) and len(self.unsettled) < self.prefetch)
+
+    async def _run(self) -> None:
+        queue = self.broker.queue(self.queue_name)
+        queue.consumers += 1
+        try:
+            while True:
+                while not self._can_take(queue):
+                    await _wait(queue)
+                if not self.running:
+                    return
+                delivery = _MemoryDelivery(self, queue.ready.popleft())
+                self.unsettled.add(delivery)
+                await self.callback(delivery)
+        finally:
+            queue.consumers -= 1
+
+    async def cancel(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        _notify(self.broker.queue(self.queue_name))
+        await asyncio.gather(self.task, return_exceptions=True)
+        for delivery in sorted(self.unsettled, key=lambda d: d.message_id, reverse=True):
+            stored = _Stored(delivery.as_outgoing(), redelivered=True)
+            self.broker.put(self.queue_name, stored, front=True)
+        self.unsettled.clear()
+
+
+class MemoryTransport(Transport):
+    """In-process broker with real ack, requeue, retry and dead-letter semantics."""
+
+    schemes: ClassVar[tuple[str, ...]] = ("memory",)
+    durable: ClassVar[bool] = False
+
+    def __init__(self, url: str, *, confirm_window: int = 1000) -> None:
+        super().__init__(url, confirm_window=confirm_window)
+        self._broker: _Broker | None = None
+        self._consumers: list[_MemoryConsumer] = []
+
+    @property
+    def broker(self) -> _Broker:
+        if self._broker is None:
+            raise ConnectionError("memory transport is not connected")
+        return self._broker
+
+    async def connect(self) -> None:
+        key = (self.url, id(asyncio.get_running_loop()))
+        self._broker = _BROKERS.setdefault(key, _Broker())
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.cancel()
+        self._consumers.clear()
+        self._broker = None
+
+    async def declare_exchange(self, name: str) -> None:
+        self.broker.exchanges.setdefault(name, [])
+
+    async def declare_queue(self, spec: QueueSpec, exchange: str | None = None) -> None:
+        broker = self.broker
+        if spec.name not in broker.queues:
+            broker.queues[spec.name] = _Queue(spec)
+        if spec.dead_letter and dead_letter_queue(spec.name) not in broker.queues:
+            broker.queues[dead_letter_queue(spec.name)] = _Queue(
+                QueueSpec(dead_letter_queue(spec.name), dead_letter=False)
+            )
+        if exchange is not None:
+            bindings = broker.exchanges.setdefault(exchange, [])
+            for pattern in spec.bindings:
+                if (pattern, spec.name) not in bindings:
+                    bindings.append((pattern, spec.name))
+
+    async def publish(self, exchange: str, message: OutgoingMessage) -> None:
+        broker = self.broker
+        if exchange not in broker.exchanges:
+            raise LookupError(f"exchange {exchange!r} is not declared")
+        targets = {
+            queue
+            for pattern, queue in broker.exchanges[exchange]
+            if topic_matches(pattern, message.routing_key)
+        }
+        for queue in sorted(targets):
+            broker.put(queue, _Stored(message))
+
+    async def publish_many(self, exchange: str, messages: Sequence[OutgoingMessage]) -> None:
+        for message in messages:
+            await self.publish(exchange, message)
+
+    async def send_to_queue(self, queue: str, message: OutgoingMessage, delay: float = 0) -> None:
+        broker = self.broker
+        broker.queue(queue)
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, broker.put, queue, _Stored(message))
+        else:
+            broker.put(queue, _Stored(message))
+
+    async def consume(
+        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
+    ) -> Consumer:
+        self.broker.queue(queue)
+        consumer = _MemoryConsumer(self.broker, queue, callback, prefetch)
+        self._consumers.append(consumer)
+        return consumer
+
+    async def queue_stats(self, queue: str) -> QueueStats:
+        stored = self.broker.queue(queue)
+        return QueueStats(queue, len(stored.ready), stored.consumers)
+
+    async def purge(self, queue: str) -> int:
+        stored = self.broker.queue(queue)
+        count = len(stored.ready)
+        stored.ready.clear()
+        return count
+
+    async def delete_queue(self, queue: str) -> None:
+        broker = self.broker
+        for name in (queue, dead_letter_queue(queue)):
+            broker.queues.pop(name, None)
+        for bindings in broker.exchanges.values():
+            bindings[:] = [(p, q) for p, q in bindings if q != queue]
+
+    def describe(self) -> dict[str, Any]:
+        broker = self._broker
+        if broker is None:
+            return super().describe()
+        return {
+            **super().describe(),
+            "exchanges": {name: [{"pattern": p, "queue": q} for p, q in bindings]
+                          for name, bindings in broker.exchanges.items()},
+            "queues": {name: len(q.ready) for name, q in broker.queues.items()},
+        }

@@ -1,0 +1,61 @@
+"""Where the real services of the test machine are, and whether they answer.
+
+The default test run uses RabbitMQ and PostgreSQL whenever they answer.
+With ``ESB_TEST_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a service that does
+not answer fails the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import cache
+
+import pytest
+
+RABBITMQ_URL = os.environ.get("ESB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+POSTGRES_URL = os.environ.get(
+    "ESB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/esb_test"
+)
+
+
+@cache
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require(service: str, host: str, port: int) -> None:
+    if answers(host, port):
+        return
+    message = f"{service} does not answer on {host}:{port}"
+    if os.environ.get("ESB_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_rabbitmq() -> str:
+    require("RabbitMQ", "127.0.0.1", 5672)
+    return RABBITMQ_URL
+
+
+@cache
+def _ensure_database() -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    name = POSTGRES_URL.rsplit("/", 1)[1]
+    with admin.connect() as connection:
+        exists = connection.scalar(sa.text("select 1 from pg_database where datname = :n"), {"n": name})
+        if not exists:
+            connection.execute(sa.text(f'create database "{name}"'))
+    admin.dispose()
+
+
+def require_postgres() -> str:
+    require("PostgreSQL", "127.0.0.1", 5432)
+    _ensure_database()
+    return POSTGRES_URL
