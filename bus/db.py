@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-__all__ = ["METADATA", "create_engine", "create_tables"]
+__all__ = ["METADATA", "create_engine", "create_tables", "insert_or_ignore"]
 
 METADATA = sa.MetaData()
 """Every table the bus owns registers here (journal, idempotency, outbox, DLQ)."""
@@ -45,3 +45,22 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
 def create_tables(engine: sa.Engine) -> None:
     """Create every registered table that does not exist yet."""
     METADATA.create_all(engine)
+
+
+def insert_or_ignore(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+) -> None:
+    """Insert ``rows``, silently skipping those that clash with a unique key."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        connection.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        connection.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        connection.execute(table.insert().prefix_with("IGNORE"), rows)

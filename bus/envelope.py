@@ -21,7 +21,7 @@ import orjson
 
 from bus.errors import MalformedMessage, MessageTooLarge
 
-__all__ = ["Envelope", "MESSAGE_TYPE_PATTERN", "decode", "encode", "new_message_id"]
+__all__ = ["MESSAGE_TYPE_PATTERN", "Envelope", "decode", "encode", "new_message_id"]
 
 MESSAGE_TYPE_PATTERN = re.compile(
     r"^(?P<domain>[a-z][a-z0-9_]*)\.(?P<entity>[a-z][a-z0-9_]*)"
@@ -126,7 +126,9 @@ class Envelope:
                 f"envelope field {missing.args[0]!r} is missing", message_id=_id_of(data)
             ) from None
         except (TypeError, ValueError, AttributeError) as bad:
-            raise MalformedMessage(f"envelope is malformed: {bad}", message_id=_id_of(data)) from None
+            raise MalformedMessage(
+                f"envelope is malformed: {bad}", message_id=_id_of(data)
+            ) from None
         if not isinstance(envelope.payload, Mapping):
             raise MalformedMessage("envelope payload must be an object", message_id=envelope.id)
         declared = data.get("schema_version")

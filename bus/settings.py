@@ -91,7 +91,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the file named by ``ESB_SETTINGS_FILE``, the environment, then overrides."""
     env_file = os.environ.get("ESB_SETTINGS_FILE")
-    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file, **overrides)
 
 
 def masked(value: Any, name: str = "") -> Any:

@@ -46,10 +46,12 @@ def require_rabbitmq() -> str:
 def _ensure_database() -> None:
     import sqlalchemy as sa
 
-    admin = sa.create_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    server = POSTGRES_URL.rsplit("/", 1)[0]
+    admin = sa.create_engine(server + "/postgres", isolation_level="AUTOCOMMIT")
     name = POSTGRES_URL.rsplit("/", 1)[1]
     with admin.connect() as connection:
-        exists = connection.scalar(sa.text("select 1 from pg_database where datname = :n"), {"n": name})
+        query = sa.text("select 1 from pg_database where datname = :n")
+        exists = connection.scalar(query, {"n": name})
         if not exists:
             connection.execute(sa.text(f'create database "{name}"'))
     admin.dispose()

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ATTEMPT_HEADER",
-    "Consumer",
     "DEATH_HEADERS",
+    "Consumer",
     "Delivery",
     "DeliveryCallback",
     "OutgoingMessage",

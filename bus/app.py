@@ -1,0 +1,275 @@
+"""The bus: one object that publishes, subscribes, asks and answers.
+
+::
+
+    bus = Bus(load_settings(), source="crm")
+    bus.include(router)              # subscriptions defined with bus.router.Router
+    async with bus:                  # connect, declare topology, start consuming
+        await bus.publish(Envelope(type="pbx.call.ended.v1", payload=..., source="pbx"))
+        reply = await bus.request("crm.customer.requested.v1", {"phone": "+7..."}, timeout=2)
+
+Everything the bus remembers goes to SQL (``ESB_DATABASE_URL``): processed ids,
+the outbox, dead letters, the journal. Messages in flight are the broker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+
+from bus import db
+from bus.delivery.dead_letters import DeadLetterStore
+from bus.delivery.idempotency import ProcessedMessages
+from bus.delivery.outbox import OutboxRelay
+from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
+from bus.delivery.worker import SubscriptionWorker
+from bus.envelope import Envelope, decode, encode
+from bus.observability import Observability
+from bus.router import Router, Subscription
+from bus.settings import Settings, load_settings
+from bus.transport import (
+    Consumer,
+    Delivery,
+    OutgoingMessage,
+    QueueSpec,
+    Transport,
+    dead_letter_queue,
+    transport_for,
+)
+
+__all__ = ["Bus"]
+
+log = logging.getLogger(__name__)
+
+Validator = Callable[[str, Mapping[str, Any]], None]
+
+
+class Bus:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        source: str = "esb",
+        transport: Transport | None = None,
+        engine: sa.Engine | None = None,
+        validator: Validator | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.source = source
+        delivery = self.settings.delivery
+        self.transport = transport or transport_for(
+            self.settings.broker, confirm_window=delivery.confirm_window
+        )
+        self.engine = engine or db.create_engine(self.settings.database)
+        db.create_tables(self.engine)
+        self.processed = ProcessedMessages(self.engine)
+        self.dead_letters = DeadLetterStore(self.engine)
+        self.observability = Observability(self.settings, self.engine)
+        self.telemetry = self.observability.telemetry
+        self._validator = validator if validator is not None else _default_validator()
+        self.router = Router(source)
+        self._workers: list[SubscriptionWorker] = []
+        self._dlq_consumers: list[Consumer] = []
+        self._relay = OutboxRelay(self.engine, self.transport, self.settings.exchange)
+        self._replies = ReplyWaiter(
+            self.transport, f"{self.settings.queue_prefix}.reply.{self.settings.instance}"
+        )
+        self.running = False
+
+    # -- registration ---------------------------------------------------------
+
+    def include(self, router: Router) -> None:
+        self.router.include(router)
+
+    @property
+    def subscriptions(self) -> Sequence[Subscription]:
+        return self.router.subscriptions
+
+    def queue_name(self, subscription: Subscription) -> str:
+        return f"{self.settings.queue_prefix}.{subscription.name}"
+
+    def queue_spec(self, subscription: Subscription) -> QueueSpec:
+        return QueueSpec(
+            name=self.queue_name(subscription),
+            bindings=subscription.patterns,
+            retry_delays=subscription.retry.tiers,
+            quorum=self.settings.delivery.quorum_queues,
+        )
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self, *, consume: bool = True) -> None:
+        """Connect, declare the topology and (unless ``consume=False``) start consuming."""
+        await self.transport.connect()
+        await self.transport.declare_exchange(self.settings.exchange)
+        for subscription in self.subscriptions:
+            spec = self.queue_spec(subscription)
+            await self.transport.declare_queue(spec, self.settings.exchange)
+        self.observability.start()
+        await self._replies.start()
+        self._relay.start()
+        if consume:
+            prefetch = self.settings.delivery.prefetch
+            for subscription in self.subscriptions:
+                worker = SubscriptionWorker(self, subscription, self.queue_name(subscription))
+                await worker.start(prefetch)
+                self._workers.append(worker)
+                dlq = dead_letter_queue(worker.queue)
+                self._dlq_consumers.append(
+                    await self.transport.consume(dlq, self._store_dead_letter, prefetch=50)
+                )
+        self.running = True
+        log.info("bus started on %s with %d subscriptions", type(self.transport).__name__,
+                 len(self.subscriptions))
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            await worker.stop()
+        for consumer in self._dlq_consumers:
+            await consumer.cancel()
+        self._workers.clear()
+        self._dlq_consumers.clear()
+        await self._relay.stop()
+        await self._replies.stop()
+        await self.transport.close()
+        self.observability.stop()
+        self.running = False
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None
+                        ) -> None:
+        await self.stop()
+
+    def close(self) -> None:
+        """Release the database pool (after :meth:`stop`)."""
+        self.engine.dispose()
+
+    # -- publishing -----------------------------------------------------------
+
+    def validate(self, envelope: Envelope) -> None:
+        if self.settings.delivery.validate_on_publish:
+            self._validate(envelope)
+
+    def _validate(self, envelope: Envelope) -> None:
+        from bus.errors import EsbError
+
+        try:
+            self._validator(envelope.type, envelope.payload)
+        except EsbError as error:
+            error.message_id = envelope.id
+            raise
+
+    def decode(self, body: bytes, *, message_id: str | None = None) -> Envelope:
+        """Bytes from the broker to a checked envelope (consume side)."""
+        from bus.errors import EsbError
+
+        try:
+            envelope = decode(body, max_bytes=self.settings.delivery.max_message_bytes)
+        except EsbError as error:
+            error.message_id = error.message_id or message_id
+            raise
+        if self.settings.delivery.validate_on_consume:
+            self._validate(envelope)
+        return envelope
+
+    def outgoing(self, envelope: Envelope, **extra_headers: str) -> OutgoingMessage:
+        headers: dict[str, Any] = {**envelope.headers, **extra_headers}
+        self.telemetry.inject(headers)
+        if envelope.key:
+            headers["x-esb-key"] = envelope.key
+        return OutgoingMessage(
+            body=encode(envelope), routing_key=envelope.type, message_id=envelope.id,
+            headers=headers, correlation_id=envelope.correlation_id, type=envelope.type,
+        )
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Validate, trace, publish with confirm, journal."""
+        self.validate(envelope)
+        with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
+            message = self.outgoing(envelope)
+            await self.transport.publish(self.settings.exchange, message)
+        self.observability.published(envelope, trace_id)
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish a batch sharing the confirm window (one wait for all confirms)."""
+        messages = []
+        traces = []
+        for envelope in envelopes:
+            self.validate(envelope)
+            with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
+                messages.append(self.outgoing(envelope))
+            traces.append(trace_id)
+        await self.transport.publish_many(self.settings.exchange, messages)
+        for envelope, trace_id in zip(envelopes, traces, strict=True):
+            self.observability.published(envelope, trace_id)
+
+    async def emit(self, type: str, payload: Mapping[str, Any], *,
+                   key: str | None = None, source: str | None = None) -> Envelope:
+        """Build and publish a new envelope."""
+        envelope = Envelope(type=type, payload=payload, source=source or self.source, key=key)
+        await self.publish(envelope)
+        return envelope
+
+    async def request(
+        self, type: str, payload: Mapping[str, Any], *, timeout: float = 2.0,
+        correlation_id: str = "",
+    ) -> Envelope:
+        """Publish a request and wait for its reply until the deadline."""
+        envelope = Envelope(type=type, payload=payload, source=self.source,
+                            correlation_id=correlation_id)
+        self.validate(envelope)
+        future = self._replies.expect(envelope.id)
+        with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
+            message = self.outgoing(envelope, **{DEADLINE_HEADER: f"{time.time() + timeout:.3f}"})
+            message = OutgoingMessage(**{**_fields(message), "reply_to": self._replies.queue})
+            await self.transport.publish(self.settings.exchange, message)
+        self.observability.published(envelope, trace_id)
+        reply = await self._replies.wait(envelope.id, future, timeout)
+        return self.decode(reply.body, message_id=reply.message_id)
+
+    # -- bookkeeping used by workers -------------------------------------------
+
+    def note(self, message_id: str, status: str, queue: str, attempt: int, started: float,
+             trace_id: str = "", detail: str = "") -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        self.observability.consumed(message_id, status, queue, attempt, latency_ms, trace_id,
+                                    detail)
+
+    def outbox_relay_poke(self) -> None:
+        self._relay.poke()
+
+    async def _store_dead_letter(self, delivery: Delivery) -> None:
+        try:
+            await asyncio.to_thread(self.dead_letters.record, delivery)
+        except Exception:
+            log.exception("could not store dead letter %s; left in the queue", delivery.message_id)
+            await asyncio.sleep(1.0)
+            await delivery.nack(requeue=True)
+            return
+        await delivery.ack()
+
+    async def replay(self, record_id: int, *, by: str, body: bytes | None = None) -> None:
+        """Replay a dead letter (through the outbox, so it happens once)."""
+        record = await asyncio.to_thread(self.dead_letters.replay, record_id, by=by, body=body)
+        self.observability.consumed(record.message_id, "replayed", record.queue, 0, 0.0, "",
+                                    f"dead letter {record.id} replayed by {by}")
+        self._relay.poke()
+
+
+def _fields(message: OutgoingMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in message.__slots__}
+
+
+def _default_validator() -> Validator:
+    from bus.schema import default_registry
+
+    return default_registry().validate

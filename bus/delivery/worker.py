@@ -1,0 +1,168 @@
+"""The consume side of one subscription: from a broker delivery to a settled message.
+
+For every delivery: size check, decode, schema check, trace context, skip if
+already processed, run the handler, record, settle. Failures are classified
+by :class:`~bus.delivery.retry.RetryPolicy`: permanent ones and exhausted
+retries are dead-lettered with the reason, the rest retried with backoff.
+Nothing that arrives can crash the worker.
+
+With ``concurrency > 1`` messages run in lanes chosen by their key, so
+messages with the same key (one call, one customer) keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from bus.context import Context
+from bus.delivery.idempotency import AlreadyProcessed
+from bus.delivery.retry import Decision, failure_reason, stack_summary
+from bus.delivery.rpc import ERROR_HEADER, deadline_passed
+from bus.envelope import Envelope, encode
+from bus.errors import EsbError, PermanentError
+from bus.transport import Consumer, Delivery, OutgoingMessage
+
+if TYPE_CHECKING:
+    from bus.app import Bus
+    from bus.router import Subscription
+
+__all__ = ["SubscriptionWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class SubscriptionWorker:
+    def __init__(self, bus: Bus, subscription: Subscription, queue: str) -> None:
+        self.bus = bus
+        self.subscription = subscription
+        self.queue = queue
+        self._consumer: Consumer | None = None
+        self._lanes: list[asyncio.Queue[Delivery | None]] = []
+        self._lane_tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, prefetch: int) -> None:
+        if self.subscription.concurrency > 1:
+            for index in range(self.subscription.concurrency):
+                lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
+                self._lanes.append(lane)
+                self._lane_tasks.append(asyncio.get_running_loop().create_task(
+                    self._drain(lane), name=f"{self.queue}-lane-{index}"))
+            callback = self._enqueue
+        else:
+            callback = self.process
+        self._consumer = await self.bus.transport.consume(self.queue, callback, prefetch=prefetch)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.cancel()
+            self._consumer = None
+        for task in self._lane_tasks:
+            task.cancel()
+        await asyncio.gather(*self._lane_tasks, return_exceptions=True)
+        self._lanes.clear()
+        self._lane_tasks.clear()
+
+    async def _enqueue(self, delivery: Delivery) -> None:
+        key = delivery.headers.get("x-esb-key") or delivery.message_id
+        lane = self._lanes[zlib.crc32(str(key).encode()) % len(self._lanes)]
+        lane.put_nowait(delivery)
+
+    async def _drain(self, lane: asyncio.Queue[Delivery | None]) -> None:
+        while (delivery := await lane.get()) is not None:
+            await self.process(delivery)
+
+    async def process(self, delivery: Delivery) -> None:
+        """Handle one delivery to the end; never raises."""
+        started = time.perf_counter()
+        envelope: Envelope | None = None
+        try:
+            envelope = self.bus.decode(delivery.body, message_id=delivery.message_id)
+            span = self.bus.telemetry.consume_span(envelope, self.queue, delivery.headers)
+            with span as trace_id:
+                await self._handle(delivery, envelope, started, trace_id)
+        except Exception as error:  # every failure is settled below, none escapes
+            await self._failed(delivery, envelope, error, started)
+
+    async def _handle(
+        self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str
+    ) -> None:
+        subscription = self.subscription
+        if subscription.reply_type and deadline_passed(delivery):
+            await delivery.ack()
+            self.bus.note(envelope.id, "expired", self.queue, delivery.attempt, started, trace_id)
+            return
+        if subscription.idempotent and await asyncio.to_thread(
+            self.bus.processed.seen, self.queue, envelope.id
+        ):
+            await delivery.ack()
+            self.bus.note(envelope.id, "duplicate", self.queue, delivery.attempt, started, trace_id)
+            return
+        context = Context(envelope=envelope, subscription=subscription, queue=self.queue,
+                          attempt=delivery.attempt, bus=self.bus)
+        try:
+            result = await subscription.invoke(envelope, context)
+        except AlreadyProcessed:
+            result = None
+            status = "duplicate"
+        else:
+            status = "processed"
+            if subscription.idempotent and not context.recorded:
+                await asyncio.to_thread(self.bus.processed.mark, self.queue, envelope.id)
+        if subscription.reply_type and delivery.reply_to:
+            await self._reply(delivery, envelope, result)
+        await delivery.ack()
+        self.bus.note(envelope.id, status, self.queue, delivery.attempt, started, trace_id)
+
+    async def _reply(self, delivery: Delivery, request: Envelope, result: Any) -> None:
+        assert self.subscription.reply_type is not None and delivery.reply_to is not None
+        payload = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+        reply = request.caused(self.subscription.reply_type, payload or {}, self.bus.source)
+        self.bus.validate(reply)
+        await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
+            body=encode(reply), routing_key=reply.type, message_id=reply.id,
+            correlation_id=delivery.message_id, type=reply.type,
+        ))
+
+    async def _failed(
+        self, delivery: Delivery, envelope: Envelope | None, error: Exception, started: float
+    ) -> None:
+        message_id = envelope.id if envelope else delivery.message_id
+        if isinstance(error, EsbError) and error.message_id is None:
+            error.message_id = message_id
+        policy = self.subscription.retry
+        try:
+            if self.subscription.reply_type and delivery.reply_to:
+                await self._reply_error(delivery, error)
+            decision = policy.decide(error, delivery.attempt)
+            if decision is Decision.RETRY:
+                delay = policy.delay(delivery.attempt)
+                log.warning("%s: message %s failed (attempt %d), retry in %.1fs: %s",
+                            self.queue, message_id, delivery.attempt, delay, error)
+                await delivery.retry(delay)
+                self.bus.note(message_id, "retried", self.queue, delivery.attempt, started,
+                              detail=failure_reason(error, delivery.attempt, policy))
+                return
+            reason = failure_reason(error, delivery.attempt, policy)
+            log.error("%s: message %s dead-lettered: %s", self.queue, message_id, reason)
+            await delivery.dead_letter(reason, "" if isinstance(error, PermanentError)
+                                       and error.__traceback__ is None else stack_summary(error))
+            self.bus.note(message_id, "dead_lettered", self.queue, delivery.attempt, started,
+                          detail=reason)
+        except self.bus.transport.connection_errors as lost:
+            log.warning("%s: could not settle %s, the broker will redeliver: %s",
+                        self.queue, message_id, lost)
+        except Exception:
+            log.exception("%s: settling %s failed", self.queue, message_id)
+
+    async def _reply_error(self, delivery: Delivery, error: Exception) -> None:
+        assert delivery.reply_to is not None
+        await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
+            body=b"{}", routing_key="error", message_id=f"{delivery.message_id}.error",
+            correlation_id=delivery.message_id,
+            headers={ERROR_HEADER: failure_reason(error, 1, self.subscription.retry)[:1000]},
+        ))
+
