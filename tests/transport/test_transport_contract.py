@@ -33,6 +33,10 @@ async def transport(broker_url: str) -> AsyncIterator[Transport]:
     opened = transport_for(broker_url)
     await opened.connect()
     yield opened
+    if broker_url.startswith("amqp"):
+        # RabbitMQ outlives the test: drop the queues it declared, with DLQs and tiers.
+        for queue in opened.describe().get("queues", {}):
+            await opened.delete_queue(queue)
     await opened.close()
 
 
