@@ -71,7 +71,7 @@ class Bus:
         self.processed = ProcessedMessages(self.engine)
         self.dead_letters = DeadLetterStore(self.engine)
         self.observability = Observability(self.settings, self.engine)
-        self.telemetry = self.observability.telemetry
+        self.tracing = self.observability.tracing
         self._validator = validator if validator is not None else _default_validator()
         self.router = Router(source)
         self._workers: list[SubscriptionWorker] = []
@@ -101,6 +101,29 @@ class Bus:
             retry_delays=subscription.retry.tiers,
             quorum=self.settings.delivery.quorum_queues,
         )
+
+    async def topology(self) -> dict[str, Any]:
+        """What the bus declares, with live depths where the broker answers."""
+        queues = []
+        for subscription in self.subscriptions:
+            spec = self.queue_spec(subscription)
+            entry: dict[str, Any] = {
+                "queue": spec.name, "bindings": list(spec.bindings),
+                "dead_letter_queue": dead_letter_queue(spec.name),
+                "retry_delays": list(spec.retry_delays), "quorum": spec.quorum,
+                "handler": getattr(subscription.handler, "__qualname__", repr(subscription.handler)),
+                "idempotent": subscription.idempotent, "concurrency": subscription.concurrency,
+                "reply_type": subscription.reply_type,
+            }
+            if self.running:
+                try:
+                    stats = await asyncio.wait_for(self.transport.queue_stats(spec.name), 2.0)
+                    entry.update(messages=stats.messages, consumers=stats.consumers)
+                except Exception as error:
+                    entry["stats_error"] = str(error)
+            queues.append(entry)
+        return {"transport": self.transport.describe(), "exchange": self.settings.exchange,
+                "exchange_type": "topic", "queues": queues}
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -183,7 +206,6 @@ class Bus:
 
     def outgoing(self, envelope: Envelope, **extra_headers: str) -> OutgoingMessage:
         headers: dict[str, Any] = {**envelope.headers, **extra_headers}
-        self.telemetry.inject(headers)
         if envelope.key:
             headers["x-esb-key"] = envelope.key
         return OutgoingMessage(
@@ -194,10 +216,10 @@ class Bus:
     async def publish(self, envelope: Envelope) -> None:
         """Validate, trace, publish with confirm, journal."""
         self.validate(envelope)
-        with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
-            message = self.outgoing(envelope)
+        with self.tracing.publish_span(envelope, self.settings.exchange) as span:
+            message = self.outgoing(envelope, **span.headers)
             await self.transport.publish(self.settings.exchange, message)
-        self.observability.published(envelope, trace_id)
+        self.observability.published(envelope, span.trace_id)
 
     async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
         """Publish a batch sharing the confirm window (one wait for all confirms)."""
@@ -205,9 +227,9 @@ class Bus:
         traces = []
         for envelope in envelopes:
             self.validate(envelope)
-            with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
-                messages.append(self.outgoing(envelope))
-            traces.append(trace_id)
+            with self.tracing.publish_span(envelope, self.settings.exchange) as span:
+                messages.append(self.outgoing(envelope, **span.headers))
+            traces.append(span.trace_id)
         await self.transport.publish_many(self.settings.exchange, messages)
         for envelope, trace_id in zip(envelopes, traces, strict=True):
             self.observability.published(envelope, trace_id)
@@ -228,11 +250,12 @@ class Bus:
                             correlation_id=correlation_id)
         self.validate(envelope)
         future = self._replies.expect(envelope.id)
-        with self.telemetry.publish_span(envelope, self.settings.exchange) as trace_id:
-            message = self.outgoing(envelope, **{DEADLINE_HEADER: f"{time.time() + timeout:.3f}"})
+        with self.tracing.publish_span(envelope, self.settings.exchange) as span:
+            deadline = f"{time.time() + timeout:.3f}"
+            message = self.outgoing(envelope, **span.headers, **{DEADLINE_HEADER: deadline})
             message = OutgoingMessage(**{**_fields(message), "reply_to": self._replies.queue})
             await self.transport.publish(self.settings.exchange, message)
-        self.observability.published(envelope, trace_id)
+        self.observability.published(envelope, span.trace_id)
         reply = await self._replies.wait(envelope.id, future, timeout)
         return self.decode(reply.body, message_id=reply.message_id)
 
@@ -240,9 +263,12 @@ class Bus:
 
     def note(self, message_id: str, status: str, queue: str, attempt: int, started: float,
              trace_id: str = "", detail: str = "") -> None:
-        latency_ms = (time.perf_counter() - started) * 1000
-        self.observability.consumed(message_id, status, queue, attempt, latency_ms, trace_id,
-                                    detail)
+        latency_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+        try:
+            self.observability.consumed(message_id, status, queue, attempt, latency_ms,
+                                        trace_id, detail)
+        except Exception:  # bookkeeping must never undo a settled message
+            log.exception("could not record %s of %s", status, message_id)
 
     def outbox_relay_poke(self) -> None:
         self._relay.poke()
@@ -260,8 +286,8 @@ class Bus:
     async def replay(self, record_id: int, *, by: str, body: bytes | None = None) -> None:
         """Replay a dead letter (through the outbox, so it happens once)."""
         record = await asyncio.to_thread(self.dead_letters.replay, record_id, by=by, body=body)
-        self.observability.consumed(record.message_id, "replayed", record.queue, 0, 0.0, "",
-                                    f"dead letter {record.id} replayed by {by}")
+        self.note(record.message_id, "replayed", record.queue, record.attempts, 0.0,
+                  detail=f"dead letter {record.id} replayed by {by}")
         self._relay.poke()
 
 

@@ -27,13 +27,12 @@ class Context:
     subscription: Subscription
     queue: str
     attempt: int
+    """1 on the first try; each retry after a failure adds one."""
     bus: Bus
+    redelivered: bool = False
+    """The broker delivered this before (a consumer died or gave it back)."""
     recorded: bool = field(default=False)
     """Set once :meth:`run_once` has recorded the message as processed."""
-
-    @property
-    def redelivered(self) -> bool:
-        return self.attempt > 1
 
     async def publish(
         self, type: str, payload: Mapping[str, Any], *, key: str | None = None

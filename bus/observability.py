@@ -1,51 +1,74 @@
-"""Where the bus reports what happens to messages: journal, metrics, traces."""
+"""Where the bus reports what happens to messages: journal, metrics, traces.
+
+One object per bus process, so the hot path makes one call per event and
+the journal, the Prometheus counters and the spans never disagree.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+import asyncio
+import logging
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from bus.envelope import Envelope
+from bus.journal import Journal, JournalQuery
 from bus.settings import Settings
+from bus.telemetry import Metrics, Tracing
+
+if TYPE_CHECKING:
+    from bus.app import Bus
 
 __all__ = ["Observability"]
 
+log = logging.getLogger(__name__)
 
-class _Telemetry:
-    """Placeholder until bus.telemetry lands: propagates nothing."""
-
-    def inject(self, headers: MutableMapping[str, Any]) -> None:
-        return None
-
-    @contextlib.contextmanager
-    def publish_span(self, envelope: Envelope, destination: str) -> Iterator[str]:
-        yield ""
-
-    @contextlib.contextmanager
-    def consume_span(self, envelope: Envelope, queue: str,
-                     headers: Mapping[str, Any]) -> Iterator[str]:
-        yield ""
+_OUTCOMES = {"processed", "retried", "dead_lettered", "duplicate", "rejected"}
 
 
 class Observability:
-    def __init__(self, settings: Settings, engine: sa.Engine) -> None:
+    def __init__(self, settings: Settings, engine: sa.Engine, *, system: str = "rabbitmq") -> None:
         self.settings = settings
         self.engine = engine
-        self.telemetry = _Telemetry()
-        self.events: list[tuple[str, str, str]] = []
+        self.metrics = Metrics()
+        self.tracing = Tracing(settings.telemetry, system=system)
+        self.journal: Journal | None = (
+            Journal(engine, settings.journal, metrics=self.metrics)
+            if settings.journal.enabled else None
+        )
+        self.query = JournalQuery(engine, settings.journal)
 
     def start(self) -> None:
-        return None
+        if self.journal is not None:
+            self.journal.start()
 
     def stop(self) -> None:
-        return None
+        if self.journal is not None:
+            self.journal.close()
+        self.tracing.force_flush()
 
     def published(self, envelope: Envelope, trace_id: str) -> None:
-        return None
+        self.metrics.message_published(envelope.type)
+        if self.journal is not None:
+            self.journal.record_published(envelope, trace_id)
 
     def consumed(self, message_id: str, status: str, queue: str, attempt: int,
                  latency_ms: float, trace_id: str, detail: str) -> None:
-        return None
+        if status in _OUTCOMES:
+            self.metrics.message_consumed(queue, status, latency_ms / 1000)  # type: ignore[arg-type]
+        if self.journal is not None:
+            self.journal.record(message_id, status, queue, attempt,  # type: ignore[arg-type]
+                                latency_ms, detail or None, trace_id or None)
+
+    async def refresh_queue_depths(self, bus: Bus) -> None:
+        """Ask the broker for the depth of every subscription queue and its DLQ."""
+        for subscription in bus.subscriptions:
+            queue = bus.queue_name(subscription)
+            for name in (queue, f"{queue}.dlq"):
+                try:
+                    stats = await asyncio.wait_for(bus.transport.queue_stats(name), 2.0)
+                except Exception as error:
+                    log.debug("queue depth of %s unavailable: %s", name, error)
+                    continue
+                self.metrics.set_queue_depth(name, stats.messages)

@@ -47,6 +47,20 @@ class JournalSettings(BaseModel):
     store_payload: bool = True
     masked_fields: tuple[str, ...] = ("passport", "inn", "passport_series", "passport_number")
     mask_phones: bool = False
+    max_buffer: int = Field(100_000, ge=1, description="records waiting to be written; more drop")
+    lookup_fields: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            "phone": ("caller", "called", "phone", "e164"),
+            "account": ("account", "account_number"),
+            "customer_id": ("customer_id", "party_id"),
+            "inn": ("inn",),
+        },
+        description="search key name -> payload fields (any depth) or dotted paths (from the root)",
+    )
+    hashed_lookups: tuple[str, ...] = Field(
+        ("inn",), description="search keys stored only as a keyed hash, as '<name>_hash'"
+    )
+    hash_secret: SecretStr = SecretStr("")
 
 
 class TelemetrySettings(BaseModel):

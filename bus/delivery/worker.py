@@ -81,9 +81,8 @@ class SubscriptionWorker:
         envelope: Envelope | None = None
         try:
             envelope = self.bus.decode(delivery.body, message_id=delivery.message_id)
-            span = self.bus.telemetry.consume_span(envelope, self.queue, delivery.headers)
-            with span as trace_id:
-                await self._handle(delivery, envelope, started, trace_id)
+            with self.bus.tracing.consume_span(envelope, self.queue, delivery.headers) as span:
+                await self._handle(delivery, envelope, started, span.trace_id)
         except Exception as error:  # every failure is settled below, none escapes
             await self._failed(delivery, envelope, error, started)
 
@@ -102,7 +101,8 @@ class SubscriptionWorker:
             self.bus.note(envelope.id, "duplicate", self.queue, delivery.attempt, started, trace_id)
             return
         context = Context(envelope=envelope, subscription=subscription, queue=self.queue,
-                          attempt=delivery.attempt, bus=self.bus)
+                          attempt=delivery.attempt, bus=self.bus,
+                          redelivered=delivery.redelivered)
         try:
             result = await subscription.invoke(envelope, context)
         except AlreadyProcessed:
