@@ -29,7 +29,7 @@ async def make_bus(broker_url: str, tmp_path: Path, unique: str) -> AsyncIterato
             instance=f"{unique}-{len(started)}",
             delivery={"retry_delays": (0.2,), **delivery},
         )
-        bus = Bus(settings, source=source, validator=lambda _t, _p: None)  # TEMP until bus.schema lands
+        bus = Bus(settings, source=source)
         for router in routers:
             bus.include(router)
         await bus.start()
