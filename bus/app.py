@@ -111,7 +111,7 @@ class Bus:
                 "queue": spec.name, "bindings": list(spec.bindings),
                 "dead_letter_queue": dead_letter_queue(spec.name),
                 "retry_delays": list(spec.retry_delays), "quorum": spec.quorum,
-                "handler": getattr(subscription.handler, "__qualname__", repr(subscription.handler)),
+                "handler": getattr(subscription.handler, "__qualname__", ""),
                 "idempotent": subscription.idempotent, "concurrency": subscription.concurrency,
                 "reply_type": subscription.reply_type,
             }

@@ -50,7 +50,7 @@ class JournalSettings(BaseModel):
     max_buffer: int = Field(100_000, ge=1, description="records waiting to be written; more drop")
     lookup_fields: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
-            "phone": ("caller", "called", "phone", "e164"),
+            "phone": ("caller", "called", "caller_number", "called_number", "phone", "e164"),
             "account": ("account", "account_number"),
             "customer_id": ("customer_id", "party_id"),
             "inn": ("inn",),

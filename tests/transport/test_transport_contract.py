@@ -7,6 +7,7 @@ on PostgreSQL, and RabbitMQ (see ``broker_url`` in ``tests/conftest.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -68,10 +69,8 @@ class Inbox:
             if remaining <= 0:
                 raise AssertionError(f"got {len(self.deliveries)} of {count} messages")
             self.arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), remaining)
-            except TimeoutError:
-                pass
         return self.deliveries
 
     @property
@@ -79,7 +78,9 @@ class Inbox:
         return [d.body for d in self.deliveries]
 
 
-def message(n: int | str, routing_key: str = "test.thing.happened.v1", **headers: str) -> OutgoingMessage:
+def message(
+    n: int | str, routing_key: str = "test.thing.happened.v1", **headers: str
+) -> OutgoingMessage:
     return OutgoingMessage(
         body=f'{{"n": "{n}"}}'.encode(),
         routing_key=routing_key,

@@ -1,0 +1,2 @@
+"""The docflow adapter. Its contract, client, mapping, handlers and simulator arrive with
+the adapters issue; the package exists so the layout shows the architecture."""

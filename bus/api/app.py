@@ -1,0 +1,27 @@
+"""The bus's HTTP API: health, readiness, metrics, journal, dead letters, topology.
+
+``esb run`` serves it on the bus's own event loop. It binds to localhost by
+default; authentication arrives with the operations console.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bus.api import dead_letters, journal, operations
+from bus.app import Bus
+
+__all__ = ["create_app"]
+
+
+def create_app(bus: Bus) -> FastAPI:
+    app = FastAPI(
+        title="Telecom ESB",
+        version="0.1.0",
+        description="Operations API of the enterprise service bus.",
+    )
+    app.state.bus = bus
+    app.include_router(operations.router)
+    app.include_router(journal.router, prefix="/v1")
+    app.include_router(dead_letters.router, prefix="/v1")
+    return app

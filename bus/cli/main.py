@@ -1,0 +1,65 @@
+"""``esb``: the command line of the bus.
+
+Every listing command takes ``--json`` and then prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import click
+
+from bus.cli import dead_letters, messages, schemas, serve
+from bus.cli.output import emit, emit_one
+from bus.settings import load_settings, masked
+
+__all__ = ["cli"]
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+def cli(verbose: bool) -> None:
+    """Telecom ESB: the canonical message bus for CRM, billing, PBX and document flow."""
+    from bus.masking import install_log_masking
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    install_log_masking()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def config(as_json: bool) -> None:
+    """Print the effective settings, secrets masked."""
+    emit_one(masked(load_settings()), as_json=as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per queue.")
+def topology(as_json: bool) -> None:
+    """Print the exchange, the subscription queues, their bindings, DLQs and retry queues."""
+    rows = asyncio.run(_topology())
+    emit(rows, ["exchange", "queue", "bindings", "dead_letter_queue", "retry_delays",
+                "messages", "consumers"], as_json=as_json)
+
+
+async def _topology() -> list[dict[str, Any]]:
+    bus = serve.build_bus(load_settings())
+    try:
+        await bus.start(consume=False)
+        described = await bus.topology()
+    finally:
+        await bus.stop()
+        bus.close()
+    return [{"exchange": described["exchange"], **queue} for queue in described["queues"]]
+
+
+cli.add_command(serve.run)
+cli.add_command(serve.demo)
+cli.add_command(messages.messages)
+cli.add_command(dead_letters.dlq)
+cli.add_command(schemas.schemas)

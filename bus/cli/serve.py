@@ -1,0 +1,84 @@
+"""``esb run`` and ``esb demo``: the bus, its plug-ins and the HTTP API in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+import uvicorn
+
+from bus.api.app import create_app
+from bus.app import Bus
+from bus.plugins import discover
+from bus.settings import Settings, load_settings
+
+__all__ = ["build_bus", "demo", "run"]
+
+
+def build_bus(settings: Settings, *, with_demo: bool = False) -> Bus:
+    """A bus with every discovered plug-in included (broken ones reported and skipped)."""
+    bus = Bus(settings, source="esb")
+    for plugin in discover():
+        if plugin.router is not None:
+            bus.include(plugin.router)
+        else:
+            click.echo(f"plug-in {plugin.name} skipped: {plugin.error}", err=True)
+    if with_demo:
+        from bus.demo import router as demo_router
+
+        bus.include(demo_router)
+    return bus
+
+
+async def _serve(settings: Settings, *, with_demo: bool) -> None:
+    bus = build_bus(settings, with_demo=with_demo)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(bus), host=settings.api.host, port=settings.api.port,
+        log_level="warning", lifespan="off",
+    ))
+    async with bus:
+        traffic = None
+        if with_demo:
+            from bus.demo import generate_calls
+
+            traffic = asyncio.get_running_loop().create_task(generate_calls(bus))
+        base = f"http://{settings.api.host}:{settings.api.port}"
+        click.echo(f"Telecom ESB is running on {type(bus.transport).__name__}"
+                   f" with {len(bus.subscriptions)} subscriptions.")
+        click.echo(f"  API and docs:  {base}/docs")
+        click.echo(f"  journal:       {base}/v1/messages")
+        click.echo(f"  dead letters:  {base}/v1/dlq")
+        click.echo(f"  metrics:       {base}/metrics")
+        click.echo("Press Ctrl+C to stop.")
+        try:
+            await server.serve()
+        finally:
+            if traffic is not None:
+                traffic.cancel()
+                await asyncio.gather(traffic, return_exceptions=True)
+
+
+@click.command()
+@click.option("--host", help="API address (default from ESB_API__HOST).")
+@click.option("--port", type=int, help="API port (default from ESB_API__PORT).")
+def run(host: str | None, port: int | None) -> None:
+    """Run the bus with every installed adapter and the HTTP API."""
+    settings = load_settings()
+    if host:
+        settings.api.host = host
+    if port is not None:
+        settings.api.port = port
+    asyncio.run(_serve(settings, with_demo=False))
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="API port (default 8080).")
+def demo(port: int | None) -> None:
+    """Run the embedded default: in-memory broker, SQLite, demo call traffic."""
+    os.environ.setdefault("ESB_BROKER_URL", "memory://")
+    os.environ.setdefault("ESB_DATABASE_URL", "sqlite:///var/demo.db")
+    settings = load_settings()
+    if port is not None:
+        settings.api.port = port
+    asyncio.run(_serve(settings, with_demo=True))
