@@ -61,12 +61,13 @@ class Subscription:
 
     async def invoke(self, envelope: Envelope, context: Context) -> Any:
         arguments = [build(envelope, context) for build in _plan(self.handler)]
-        if inspect.iscoroutinefunction(self.handler):
+        if self.handler in _COROUTINES:
             return await self.handler(*arguments)
         return await asyncio.to_thread(self.handler, *arguments)
 
 
 _PLANS: dict[Handler, list[Callable[[Envelope, Context], Any]]] = {}
+_COROUTINES: set[Handler] = set()
 
 
 def _plan(handler: Handler) -> list[Callable[[Envelope, Context], Any]]:
@@ -94,6 +95,8 @@ def _plan(handler: Handler) -> list[Callable[[Envelope, Context], Any]]:
                 "of Envelope, Context, a pydantic model or dict"
             )
     _PLANS[handler] = plan
+    if inspect.iscoroutinefunction(handler):
+        _COROUTINES.add(handler)
     return plan
 
 

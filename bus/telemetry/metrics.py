@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -88,13 +88,18 @@ class Metrics:
         self._depth_lock = threading.Lock()
         self._depths: dict[str, int] = {}
         self._depth_sources: list[QueueDepthSource] = []
+        self._children: dict[tuple[str, str], Any] = {}
+        """Labelled children, looked up once: ``labels()`` costs more than ``inc()``."""
         self.registry.register(_QueueDepthCollector(self))
         self._otel = _OtelMirror(meter, self) if meter is not None else None
 
     # recording
 
     def message_published(self, type: str, count: int = 1) -> None:
-        self._published.labels(type).inc(count)
+        child = self._children.get(("published", type))
+        if child is None:
+            child = self._children[("published", type)] = self._published.labels(type)
+        child.inc(count)
         if self._otel:
             self._otel.published.add(count, {"type": type})
 
@@ -102,9 +107,16 @@ class Metrics:
         self, subscription: str, outcome: Outcome, duration: float | None = None
     ) -> None:
         """One settled delivery; ``duration`` (seconds) feeds the handler latency histogram."""
-        self._consumed.labels(subscription, outcome).inc()
+        child = self._children.get((subscription, outcome))
+        if child is None:
+            child = self._children[(subscription, outcome)] = self._consumed.labels(
+                subscription, outcome)
+        child.inc()
         if duration is not None:
-            self._latency.labels(subscription).observe(duration)
+            latency = self._children.get((subscription, ""))
+            if latency is None:
+                latency = self._children[(subscription, "")] = self._latency.labels(subscription)
+            latency.observe(duration)
         if self._otel:
             attributes = {"subscription": subscription, "outcome": outcome}
             self._otel.consumed.add(1, attributes)

@@ -19,9 +19,8 @@ import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -32,23 +31,21 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
 from opentelemetry.trace import (
     Link,
-    NonRecordingSpan,
     Span,
-    SpanContext,
     SpanKind,
-    TraceFlags,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from bus.envelope import Envelope
 from bus.errors import ConfigurationError
 from bus.settings import TelemetrySettings
+from bus.telemetry.unrecorded import UnrecordedSpan
 
 __all__ = [
+    "HopSpan",
     "MessageSpan",
     "Tracing",
     "consume_span",
@@ -95,6 +92,19 @@ def current_trace_id() -> str:
     return _trace_id(trace.get_current_span())
 
 
+class HopSpan(Protocol):
+    """What a publish or consume span gives the bus."""
+
+    @property
+    def span(self) -> Span: ...
+
+    @property
+    def trace_id(self) -> str: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+
 @dataclass(slots=True)
 class MessageSpan:
     """The span of one hop, its trace id for the journal and the headers to send on."""
@@ -132,7 +142,6 @@ class Tracing:
             self.provider.add_span_processor(processor)
         self.recording = processor is not None
         self.tracer = self.provider.get_tracer("bus")
-        self._ids = RandomIdGenerator()
 
     def _processor(self, exporter: SpanExporter | None) -> tuple[SpanProcessor | None, Sampler]:
         if exporter is not None:
@@ -170,17 +179,18 @@ class Tracing:
             "esb.message.type": envelope.type,
         }
 
-    @contextmanager
     def publish_span(
         self, envelope: Envelope, destination: str, *, routing_key: str | None = None
-    ) -> Iterator[MessageSpan]:
+    ) -> AbstractContextManager[HopSpan]:
         """A PRODUCER span around one publish; ``.headers`` carry its context onward."""
         if not self.recording:
-            with self._unrecorded(otel_context.get_current()) as span:
-                headers: dict[str, str] = {}
-                _PROPAGATOR.inject(headers)
-                yield MessageSpan(span, _trace_id(span), headers)
-            return
+            return UnrecordedSpan.for_publish()
+        return self._recorded_publish(envelope, destination, routing_key)
+
+    @contextmanager
+    def _recorded_publish(
+        self, envelope: Envelope, destination: str, routing_key: str | None
+    ) -> Iterator[HopSpan]:
         attributes = self._attributes(envelope, destination, "publish", routing_key)
         with self.tracer.start_as_current_span(
             f"publish {destination}", kind=SpanKind.PRODUCER, attributes=attributes
@@ -189,7 +199,6 @@ class Tracing:
             _PROPAGATOR.inject(carrier)
             yield MessageSpan(span, _trace_id(span), carrier)
 
-    @contextmanager
     def consume_span(
         self,
         envelope: Envelope,
@@ -197,19 +206,24 @@ class Tracing:
         headers: Mapping[str, Any] | None = None,
         *,
         routing_key: str | None = None,
-    ) -> Iterator[MessageSpan]:
+    ) -> AbstractContextManager[HopSpan]:
         """A CONSUMER span around handling one message, child of and linked to the producer.
 
         The producer context is read from ``headers`` (the transport's), then
         from the envelope's own headers. An exception escaping the block is
         recorded on the span, which is marked as an error.
         """
+        if not self.recording:
+            return UnrecordedSpan.for_consume(headers or {}, envelope.headers)
+        return self._recorded_consume(envelope, queue, headers, routing_key)
+
+    @contextmanager
+    def _recorded_consume(
+        self, envelope: Envelope, queue: str, headers: Mapping[str, Any] | None,
+        routing_key: str | None,
+    ) -> Iterator[HopSpan]:
         carrier = {**envelope.headers, **headers} if headers else envelope.headers
         parent = extract(carrier)
-        if not self.recording:
-            with self._unrecorded(parent) as span:
-                yield MessageSpan(span, _trace_id(span))
-            return
         producer = trace.get_current_span(parent).get_span_context()
         links = [Link(producer)] if producer.is_valid else []
         attributes = self._attributes(envelope, queue, "process", routing_key)
@@ -222,27 +236,6 @@ class Tracing:
             links=links,
         ) as span:
             yield MessageSpan(span, _trace_id(span))
-
-    @contextmanager
-    def _unrecorded(self, parent: Context) -> Iterator[Span]:
-        """A current non-recording span, child of ``parent``'s span, without the SDK's cost."""
-        above = trace.get_current_span(parent).get_span_context()
-        if above.is_valid:
-            span_context = SpanContext(
-                above.trace_id, self._ids.generate_span_id(), is_remote=False,
-                trace_flags=above.trace_flags, trace_state=above.trace_state,
-            )
-        else:
-            span_context = SpanContext(
-                self._ids.generate_trace_id(), self._ids.generate_span_id(), is_remote=False,
-                trace_flags=TraceFlags(TraceFlags.DEFAULT),
-            )
-        span = NonRecordingSpan(span_context)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
-        try:
-            yield span
-        finally:
-            otel_context.detach(token)
 
     def force_flush(self, timeout_millis: int = 5000) -> bool:
         return self.provider.force_flush(timeout_millis)
@@ -285,7 +278,7 @@ def get_tracing() -> Tracing:
 
 def publish_span(
     envelope: Envelope, destination: str, *, routing_key: str | None = None
-) -> AbstractContextManager[MessageSpan]:
+) -> AbstractContextManager[HopSpan]:
     """:meth:`Tracing.publish_span` of the default tracing."""
     return get_tracing().publish_span(envelope, destination, routing_key=routing_key)
 
@@ -296,6 +289,6 @@ def consume_span(
     headers: Mapping[str, Any] | None = None,
     *,
     routing_key: str | None = None,
-) -> AbstractContextManager[MessageSpan]:
+) -> AbstractContextManager[HopSpan]:
     """:meth:`Tracing.consume_span` of the default tracing."""
     return get_tracing().consume_span(envelope, queue, headers, routing_key=routing_key)
