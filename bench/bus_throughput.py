@@ -29,9 +29,11 @@ from bus.app import Bus
 from bus.envelope import Envelope
 from bus.router import Router
 from bus.settings import Settings
+from bus.transport import transport_for
 
 PAYLOAD_PADDING = "x" * 900  # with the envelope around it, about 1 KB on the wire
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+KOMBU_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+BUS_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def kombu_baseline(url: str, count: int) -> float:
@@ -97,9 +99,12 @@ async def bus_end_to_end(url: str, count: int, *, idempotent: bool, workdir: Pat
         await bus.publish_many(events[first:first + 500])
     await asyncio.wait_for(done.wait(), timeout=600)
     elapsed = time.perf_counter() - started
-    await bus.transport.delete_queue(bus.queue_name(bus.subscriptions[0]))
     await bus.stop()
     bus.close()
+    cleaner = transport_for(url)
+    await cleaner.connect()
+    await cleaner.delete_queue(f"{prefix}.bench")
+    await cleaner.close()
     return count / elapsed
 
 
@@ -111,8 +116,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for broker in args.brokers.split(","):
-            kombu_url = "memory://" if broker == "memory" else RABBITMQ
-            bus_url = f"memory://bench-{uuid.uuid4().hex}" if broker == "memory" else RABBITMQ
+            kombu_url = "memory://" if broker == "memory" else KOMBU_RABBITMQ
+            bus_url = f"memory://bench-{uuid.uuid4().hex}" if broker == "memory" else BUS_RABBITMQ
             baseline = kombu_baseline(kombu_url, args.count)
             plain = asyncio.run(bus_end_to_end(bus_url, args.count, idempotent=False,
                                                workdir=workdir))

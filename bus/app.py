@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from bus import db
 from bus.delivery.dead_letters import DeadLetterStore
 from bus.delivery.idempotency import ProcessedMessages
+from bus.delivery.ledger import ProcessedLedger
 from bus.delivery.outbox import OutboxRelay
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
@@ -69,6 +70,7 @@ class Bus:
         self.engine = engine or db.create_engine(self.settings.database)
         db.create_tables(self.engine)
         self.processed = ProcessedMessages(self.engine)
+        self.ledger = ProcessedLedger(self.processed)
         self.dead_letters = DeadLetterStore(self.engine)
         self.observability = Observability(self.settings, self.engine)
         self.tracing = self.observability.tracing
@@ -137,6 +139,7 @@ class Bus:
         self.observability.start()
         await self._replies.start()
         self._relay.start()
+        self.ledger.start()
         if consume:
             prefetch = self.settings.delivery.prefetch
             for subscription in self.subscriptions:
@@ -152,8 +155,10 @@ class Bus:
                  len(self.subscriptions))
 
     async def stop(self) -> None:
+        await self.ledger.drain()  # ack what is processed before consumers let go
         for worker in self._workers:
             await worker.stop()
+        await self.ledger.stop()
         for consumer in self._dlq_consumers:
             await consumer.cancel()
         self._workers.clear()

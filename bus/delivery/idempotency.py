@@ -15,7 +15,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bus.db import METADATA
+from bus.db import METADATA, insert_or_ignore
 
 __all__ = ["AlreadyProcessed", "ProcessedMessages", "processed_messages"]
 
@@ -46,6 +46,14 @@ class ProcessedMessages:
         with self.engine.connect() as connection:
             return connection.scalar(query) is not None
 
+    def seen_many(self, subscriber: str, message_ids: list[str]) -> set[str]:
+        query = sa.select(processed_messages.c.message_id).where(
+            processed_messages.c.subscriber == subscriber,
+            processed_messages.c.message_id.in_(message_ids),
+        )
+        with self.engine.connect() as connection:
+            return set(connection.scalars(query))
+
     def mark(self, subscriber: str, message_id: str) -> bool:
         """Record the id; False if it was already there (a concurrent duplicate)."""
         try:
@@ -71,6 +79,15 @@ class ProcessedMessages:
             if self.seen(subscriber, message_id):
                 raise AlreadyProcessed(message_id) from clash
             raise
+
+    def mark_many(self, keys: list[tuple[str, str]]) -> None:
+        """Record many (subscriber, message id) pairs in one transaction; repeats are ignored."""
+        now = time.time()
+        with self.engine.begin() as connection:
+            insert_or_ignore(connection, processed_messages, [
+                {"subscriber": subscriber, "message_id": message_id, "processed_at": now}
+                for subscriber, message_id in keys
+            ])
 
     @staticmethod
     def _insert(connection: sa.Connection, subscriber: str, message_id: str) -> None:

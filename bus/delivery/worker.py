@@ -34,6 +34,9 @@ __all__ = ["SubscriptionWorker"]
 
 log = logging.getLogger(__name__)
 
+BATCH = 200
+"""Deliveries taken from a lane at once, for one look-up of processed ids."""
+
 
 class SubscriptionWorker:
     def __init__(self, bus: Bus, subscription: Subscription, queue: str) -> None:
@@ -45,16 +48,13 @@ class SubscriptionWorker:
         self._lane_tasks: list[asyncio.Task[None]] = []
 
     async def start(self, prefetch: int) -> None:
-        if self.subscription.concurrency > 1:
-            for index in range(self.subscription.concurrency):
-                lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
-                self._lanes.append(lane)
-                self._lane_tasks.append(asyncio.get_running_loop().create_task(
-                    self._drain(lane), name=f"{self.queue}-lane-{index}"))
-            callback = self._enqueue
-        else:
-            callback = self.process
-        self._consumer = await self.bus.transport.consume(self.queue, callback, prefetch=prefetch)
+        for index in range(self.subscription.concurrency):
+            lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
+            self._lanes.append(lane)
+            self._lane_tasks.append(asyncio.get_running_loop().create_task(
+                self._drain(lane), name=f"{self.queue}-lane-{index}"))
+        self._consumer = await self.bus.transport.consume(
+            self.queue, self._enqueue, prefetch=prefetch)
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -67,35 +67,55 @@ class SubscriptionWorker:
         self._lane_tasks.clear()
 
     async def _enqueue(self, delivery: Delivery) -> None:
+        if len(self._lanes) == 1:
+            self._lanes[0].put_nowait(delivery)
+            return
         key = delivery.headers.get("x-esb-key") or delivery.message_id
         lane = self._lanes[zlib.crc32(str(key).encode()) % len(self._lanes)]
         lane.put_nowait(delivery)
 
     async def _drain(self, lane: asyncio.Queue[Delivery | None]) -> None:
-        while (delivery := await lane.get()) is not None:
-            await self.process(delivery)
+        """Take what has arrived in one go, look all its ids up at once, process in order."""
+        while True:
+            batch = [await lane.get()]
+            while not lane.empty() and len(batch) < BATCH:
+                batch.append(lane.get_nowait())
+            deliveries = [d for d in batch if d is not None]
+            seen: set[str] = set()
+            if self.subscription.idempotent and deliveries:
+                try:
+                    seen = await self.bus.ledger.seen_many(
+                        self.queue, [d.message_id for d in deliveries])
+                except Exception as error:  # the look-up is retried per message below
+                    log.warning("%s: batch look-up of processed ids failed: %s", self.queue, error)
+            for delivery in deliveries:
+                await self.process(delivery, known_duplicate=delivery.message_id in seen)
+            if len(deliveries) < len(batch):
+                return
 
-    async def process(self, delivery: Delivery) -> None:
+    async def process(self, delivery: Delivery, *, known_duplicate: bool = False) -> None:
         """Handle one delivery to the end; never raises."""
         started = time.perf_counter()
         envelope: Envelope | None = None
         try:
             envelope = self.bus.decode(delivery.body, message_id=delivery.message_id)
             with self.bus.tracing.consume_span(envelope, self.queue, delivery.headers) as span:
-                await self._handle(delivery, envelope, started, span.trace_id)
+                await self._handle(delivery, envelope, started, span.trace_id, known_duplicate)
         except Exception as error:  # every failure is settled below, none escapes
             await self._failed(delivery, envelope, error, started)
 
     async def _handle(
-        self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str
+        self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str,
+        known_duplicate: bool,
     ) -> None:
         subscription = self.subscription
         if subscription.reply_type and deadline_passed(delivery):
             await delivery.ack()
             self.bus.note(envelope.id, "expired", self.queue, delivery.attempt, started, trace_id)
             return
-        if subscription.idempotent and await asyncio.to_thread(
-            self.bus.processed.seen, self.queue, envelope.id
+        if subscription.idempotent and (
+            (known_duplicate and envelope.id == delivery.message_id)
+            or await self.bus.ledger.seen(self.queue, envelope.id)
         ):
             await delivery.ack()
             self.bus.note(envelope.id, "duplicate", self.queue, delivery.attempt, started, trace_id)
@@ -110,12 +130,15 @@ class SubscriptionWorker:
             status = "duplicate"
         else:
             status = "processed"
-            if subscription.idempotent and not context.recorded:
-                await asyncio.to_thread(self.bus.processed.mark, self.queue, envelope.id)
         if subscription.reply_type and delivery.reply_to:
             await self._reply(delivery, envelope, result)
-        await delivery.ack()
         self.bus.note(envelope.id, status, self.queue, delivery.attempt, started, trace_id)
+        if context.recorded:
+            self.bus.ledger.remembered(self.queue, envelope.id)
+        if subscription.idempotent and not context.recorded and status == "processed":
+            self.bus.ledger.record_then(self.queue, envelope.id, delivery.ack)
+        else:
+            await delivery.ack()
 
     async def _reply(self, delivery: Delivery, request: Envelope, result: Any) -> None:
         assert self.subscription.reply_type is not None and delivery.reply_to is not None

@@ -163,8 +163,9 @@ class _MemoryConsumer(Consumer):
         if delivery not in self.unsettled:
             return False
         self.unsettled.discard(delivery)
-        if len(self.unsettled) == self.prefetch - 1:
-            _notify(self.broker.queue(self.queue_name))
+        queue = self.broker.queues.get(self.queue_name)
+        if queue is not None and len(self.unsettled) == self.prefetch - 1:
+            _notify(queue)
         return True
 
     def _can_take(self, queue: _Queue) -> bool:
@@ -189,7 +190,13 @@ class _MemoryConsumer(Consumer):
         if not self.running:
             return
         self.running = False
-        _notify(self.broker.queue(self.queue_name))
+        queue = self.broker.queues.get(self.queue_name)
+        if queue is None:  # deleted under us: nothing to wake, nowhere to requeue
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.unsettled.clear()
+            return
+        _notify(queue)
         await asyncio.gather(self.task, return_exceptions=True)
         for delivery in sorted(self.unsettled, key=lambda d: d.message_id, reverse=True):
             stored = _Stored(delivery.as_outgoing(), redelivered=True)
