@@ -28,6 +28,7 @@ from bus.delivery.dead_letters import DeadLetterStore
 from bus.delivery.idempotency import ProcessedMessages
 from bus.delivery.ledger import ProcessedLedger
 from bus.delivery.outbox import OutboxRelay
+from bus.delivery.retry import RetryPolicy
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
 from bus.envelope import Envelope, decode, encode
@@ -96,12 +97,19 @@ class Bus:
     def queue_name(self, subscription: Subscription) -> str:
         return f"{self.settings.queue_prefix}.{subscription.name}"
 
+    def retry_policy(self, subscription: Subscription) -> RetryPolicy:
+        if subscription.retry is not None:
+            return subscription.retry
+        delivery = self.settings.delivery
+        return RetryPolicy(max_attempts=delivery.max_attempts, delays=delivery.retry_delays)
+
     def queue_spec(self, subscription: Subscription) -> QueueSpec:
         return QueueSpec(
             name=self.queue_name(subscription),
             bindings=subscription.patterns,
-            retry_delays=subscription.retry.tiers,
+            retry_delays=self.retry_policy(subscription).tiers,
             quorum=self.settings.delivery.quorum_queues,
+            single_active_consumer=subscription.ordered,
         )
 
     async def topology(self) -> dict[str, Any]:
@@ -115,6 +123,7 @@ class Bus:
                 "retry_delays": list(spec.retry_delays), "quorum": spec.quorum,
                 "handler": getattr(subscription.handler, "__qualname__", ""),
                 "idempotent": subscription.idempotent, "concurrency": subscription.concurrency,
+                "ordered": subscription.ordered,
                 "reply_type": subscription.reply_type,
             }
             if self.running:

@@ -12,6 +12,7 @@ Three entry points:
 
 * :func:`mask_payload` masks values of keys named like ``passport`` or ``inn``
   at any depth of a payload (a copy; the input is never changed);
+  :func:`needs_masking` tells, without copying, whether it would change anything;
 * :func:`mask_text` masks INN-like and passport-like numbers in free text;
 * :class:`PiiMaskingFilter`, installed on the root logger's handlers by
   :func:`install_log_masking`, applies :func:`mask_text` to every log line.
@@ -34,6 +35,7 @@ __all__ = [
     "mask_payload",
     "mask_phone",
     "mask_text",
+    "needs_masking",
     "uninstall_log_masking",
 ]
 
@@ -152,6 +154,37 @@ def mask_payload(
     """
     rules = _rules(tuple(fields), tuple(phone_fields) if mask_phones else ())
     return _walk(obj, rules, scan_text, mask_phones)
+
+
+def needs_masking(
+    obj: Any,
+    fields: Iterable[str] = DEFAULT_MASKED_FIELDS,
+    *,
+    mask_phones: bool = False,
+    phone_fields: Iterable[str] = DEFAULT_PHONE_FIELDS,
+) -> bool:
+    """False when :func:`mask_payload` (without ``scan_text``) would return an equal copy.
+
+    A quick check that allocates nothing: no key at any depth names PII (or a
+    phone, with ``mask_phones``), and every mapping in ``obj`` is a plain dict.
+    """
+    rules = _rules(tuple(fields), tuple(phone_fields) if mask_phones else ())
+    return _has_pii(obj, rules)
+
+
+def _has_pii(obj: Any, rules: _Rules) -> bool:
+    kind = type(obj)
+    if kind is dict:
+        verdict = rules.verdict
+        for key, value in obj.items():
+            if verdict(key if type(key) is str else str(key)) != _PLAIN:
+                return True
+            if type(value) not in _SCALARS and _has_pii(value, rules):
+                return True
+        return False
+    if kind is list or kind is tuple:
+        return any(type(item) not in _SCALARS and _has_pii(item, rules) for item in obj)
+    return isinstance(obj, Mapping | list | tuple)  # subclasses: let mask_payload copy them
 
 
 def _walk(obj: Any, rules: _Rules, scan_text: bool, mask_phones: bool) -> Any:

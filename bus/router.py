@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
@@ -44,10 +44,14 @@ class Subscription:
     name: str
     patterns: tuple[str, ...]
     handler: Handler
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy | None = None
+    """None: the bus's default policy (``ESB_DELIVERY__MAX_ATTEMPTS``/``RETRY_DELAYS``)."""
     idempotent: bool = True
     concurrency: int = 1
     """Handlers in flight at once; messages with the same key stay in order."""
+    ordered: bool = False
+    """One consumer at a time across all processes (RabbitMQ single active consumer), so
+    messages keep their publish order even with several workers running."""
     reply_type: str | None = None
     """Set for responders: the handler's return value is sent back as this type."""
     description: str = ""
@@ -128,6 +132,7 @@ class Router:
         retry: RetryPolicy | None = None,
         idempotent: bool = True,
         concurrency: int = 1,
+        ordered: bool = False,
     ) -> Callable[[H], H]:
         """Register the decorated function for messages whose type matches ``patterns``."""
 
@@ -137,9 +142,10 @@ class Router:
                     name=name,
                     patterns=patterns,
                     handler=handler,
-                    retry=retry or RetryPolicy(),
+                    retry=retry,
                     idempotent=idempotent,
                     concurrency=concurrency,
+                    ordered=ordered,
                     description=(inspect.getdoc(handler) or "").split("\n", 1)[0],
                 )
             )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 
 import click
 import uvicorn
@@ -31,6 +34,23 @@ def build_bus(settings: Settings, *, with_demo: bool = False) -> Bus:
     return bus
 
 
+@contextlib.contextmanager
+def _signals_end_serving_only() -> Iterator[None]:
+    """Let SIGTERM/SIGINT stop uvicorn, then let the bus stop cleanly.
+
+    uvicorn re-raises the signal it caught once it has shut down; with the
+    default handlers that would kill the process before ``Bus.stop()``
+    flushes the journal and settles the ledger. While serving, the handlers
+    uvicorn restores (and then re-raises into) are no-ops.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 async def _serve(settings: Settings, *, with_demo: bool) -> None:
     bus = build_bus(settings, with_demo=with_demo)
     server = uvicorn.Server(uvicorn.Config(
@@ -52,11 +72,13 @@ async def _serve(settings: Settings, *, with_demo: bool) -> None:
         click.echo(f"  metrics:       {base}/metrics")
         click.echo("Press Ctrl+C to stop.")
         try:
-            await server.serve()
+            with _signals_end_serving_only():
+                await server.serve()
         finally:
             if traffic is not None:
                 traffic.cancel()
                 await asyncio.gather(traffic, return_exceptions=True)
+            click.echo("stopping: settling in-flight messages and flushing the journal")
 
 
 @click.command()

@@ -156,7 +156,7 @@ class SubscriptionWorker:
         message_id = envelope.id if envelope else delivery.message_id
         if isinstance(error, EsbError) and error.message_id is None:
             error.message_id = message_id
-        policy = self.subscription.retry
+        policy = self.bus.retry_policy(self.subscription)
         try:
             if self.subscription.reply_type and delivery.reply_to:
                 await self._reply_error(delivery, error)
@@ -183,9 +183,9 @@ class SubscriptionWorker:
 
     async def _reply_error(self, delivery: Delivery, error: Exception) -> None:
         assert delivery.reply_to is not None
+        reason = failure_reason(error, 1, self.bus.retry_policy(self.subscription))
         await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
             body=b"{}", routing_key="error", message_id=f"{delivery.message_id}.error",
-            correlation_id=delivery.message_id,
-            headers={ERROR_HEADER: failure_reason(error, 1, self.subscription.retry)[:1000]},
+            correlation_id=delivery.message_id, headers={ERROR_HEADER: reason[:1000]},
         ))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -100,22 +100,26 @@ class KeyExtractor:
 
     def extract(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         found: dict[tuple[str, str], None] = {}
-        for name, value in self._raw(payload):
-            stored = self.stored_value(name, value)
-            if stored is not None:
-                found[(self.stored_name(name), stored)] = None
-            if len(found) >= MAX_KEYS_PER_MESSAGE:
-                break
-        return list(found)
-
-    def _raw(self, payload: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         for path, name in self._paths:
             node: Any = payload
             for part in path:
                 node = node.get(part) if isinstance(node, Mapping) else None
-            yield from _scalars(name, node)
+            if self._add(found, name, node):
+                return list(found)
         if self._by_token:
-            yield from self._walk(payload, 0)
+            self._walk(payload, 0, found)
+        return list(found)
+
+    def _add(self, found: dict[tuple[str, str], None], name: str, value: Any) -> bool:
+        """Keep the keys in ``value`` (a scalar or a list of them); True once ``found`` is full."""
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, str | int) and not isinstance(item, bool):
+                stored = self.stored_value(name, item)
+                if stored is not None:
+                    found[(self.stored_name(name), stored)] = None
+                    if len(found) >= MAX_KEYS_PER_MESSAGE:
+                        return True
+        return False
 
     def _name_of(self, key: Any) -> str | None:
         text = key if type(key) is str else str(key)
@@ -127,25 +131,24 @@ class KeyExtractor:
                 self._by_key[text] = name
             return name
 
-    def _walk(self, node: Any, depth: int) -> Iterator[tuple[str, Any]]:
+    def _walk(self, node: Any, depth: int, found: dict[tuple[str, str], None]) -> bool:
+        """Collect keys at any depth; True when ``found`` is full (stop)."""
         if depth > 16:
-            return
+            return False
         if type(node) is dict or isinstance(node, Mapping):
+            by_key = self._by_key
             for key, value in node.items():
-                name = self._name_of(key)
+                try:
+                    name = by_key[key]
+                except KeyError:
+                    name = self._name_of(key)
                 if name is not None:
-                    yield from _scalars(name, value)
-                elif type(value) not in _SCALARS:
-                    yield from self._walk(value, depth + 1)
+                    if self._add(found, name, value):
+                        return True
+                elif type(value) not in _SCALARS and self._walk(value, depth + 1, found):
+                    return True
         elif isinstance(node, list):
             for item in node:
-                yield from self._walk(item, depth + 1)
-
-
-def _scalars(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        yield name, value
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, str | int) and not isinstance(item, bool):
-                yield name, item
+                if type(item) not in _SCALARS and self._walk(item, depth + 1, found):
+                    return True
+        return False

@@ -7,14 +7,20 @@
 
 No foreign keys: events of a message published by another process (or before
 the journal was on) are kept even when its message row is missing.
-Times are stored in UTC (SQLite keeps them as naive UTC text).
+
+Times are stored as float Unix seconds (UTC, exact to the microsecond for
+this and the next two centuries) and payloads as JSON text (``jsonb`` on
+PostgreSQL): the writer passes both straight to the driver, with no
+per-row conversion. Through SQLAlchemy (the query side) the time columns
+take and return aware UTC datetimes, the payload column Python objects.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -25,7 +31,9 @@ __all__ = [
     "KEYS",
     "MESSAGES",
     "STATUSES",
+    "JsonText",
     "Status",
+    "UnixTime",
     "as_utc",
 ]
 
@@ -41,6 +49,43 @@ STATUSES: Final = frozenset(
 ID_LENGTH = 255
 KEY_VALUE_LENGTH = 128
 
+
+class UnixTime(sa.TypeDecorator[datetime]):
+    """A moment stored as float Unix seconds; aware UTC datetimes in and out of SQLAlchemy."""
+
+    impl = sa.Double
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> float | None:
+        if value is None or isinstance(value, float | int):
+            return value
+        return as_utc(value).timestamp()
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, float | int):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):  # a row of the old layout (SQLite: DATETIME as text)
+            return as_utc(datetime.fromisoformat(value))
+        return as_utc(value)
+
+
+class JsonText(sa.TypeDecorator[Any]):
+    """JSON kept as the text the writer serialized (``jsonb`` on PostgreSQL); objects when read."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 MESSAGES = sa.Table(
     "esb_journal_messages",
     METADATA,
@@ -50,10 +95,10 @@ MESSAGES = sa.Table(
     sa.Column("correlation_id", sa.String(ID_LENGTH), nullable=False),
     sa.Column("causation_id", sa.String(ID_LENGTH)),
     sa.Column("key", sa.String(200)),
-    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("occurred_at", UnixTime(), nullable=False),
+    sa.Column("first_seen_at", UnixTime(), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("payload", sa.JSON().with_variant(JSONB(), "postgresql")),
+    sa.Column("payload", JsonText().with_variant(JSONB(), "postgresql")),
     sa.Index("ix_esb_journal_messages_time", "occurred_at", "id"),
     sa.Index("ix_esb_journal_messages_type", "type", "occurred_at"),
     sa.Index("ix_esb_journal_messages_correlation", "correlation_id"),
@@ -73,7 +118,7 @@ EVENTS = sa.Table(
     sa.Column("subscriber", sa.String(255)),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("latency_ms", sa.Float),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UnixTime(), nullable=False),
     sa.Column("detail", sa.Text),
     sa.Column("trace_id", sa.String(32)),
     sa.Index("ix_esb_journal_events_message", "message_id"),
@@ -89,6 +134,17 @@ KEYS = sa.Table(
     sa.Index("ix_esb_journal_keys_value", "value"),
     sa.Index("ix_esb_journal_keys_message", "message_id"),
 )
+
+MESSAGE_COLUMNS: Final = (
+    "id", "type", "source", "correlation_id", "causation_id", "key", "occurred_at",
+    "first_seen_at", "size", "payload",
+)
+"""The order of a message row's values (see :mod:`bus.journal.rows`)."""
+EVENT_COLUMNS: Final = (
+    "message_id", "status", "subscriber", "attempt", "latency_ms", "at", "detail", "trace_id",
+)
+"""The order of an event row's values: also the order of a recorded hop."""
+KEY_COLUMNS: Final = ("name", "value", "message_id")
 
 
 def as_utc(moment: datetime) -> datetime:

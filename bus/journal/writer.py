@@ -4,7 +4,8 @@ Recording never blocks the bus and never touches the database on the
 caller's thread: a record is one ``deque.append``. The thread wakes every
 ``flush_interval`` (or as soon as ``batch_size`` records wait), masks
 payloads, extracts business keys and writes each batch in one transaction
-with ``executemany``. A message seen twice keeps its first row
+with one ``executemany`` per table, straight to the driver
+(:mod:`bus.journal.store`). A message seen twice keeps its first row
 (``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL alike).
 
 When the buffer holds ``max_buffer`` records, new ones are dropped and
@@ -23,14 +24,13 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bus.envelope import Envelope
-from bus.errors import ConfigurationError
 from bus.journal.keys import KeyExtractor
-from bus.journal.rows import EventRecord, MessageRecord, RowBuilder
-from bus.journal.tables import EVENTS, KEYS, MESSAGES, STATUSES, Status
+from bus.journal.rows import EventRecord, MessageRecord, Row, RowBuilder
+from bus.journal.store import JournalStore
+from bus.journal.tables import KEYS, STATUSES, Status
 from bus.masking import mask_text
 from bus.settings import JournalSettings
 
@@ -63,13 +63,7 @@ class Journal:
         self.engine = engine
         self.settings = settings or JournalSettings()
         self.metrics = metrics
-        dialect = engine.dialect.name
-        if dialect == "postgresql":
-            self._insert: Any = postgresql.insert
-        elif dialect == "sqlite":
-            self._insert = sqlite.insert
-        else:
-            raise ConfigurationError(f"the journal supports SQLite and PostgreSQL, not {dialect}")
+        self._store = JournalStore(engine)
         self.keys = KeyExtractor(
             self.settings.lookup_fields,
             hashed=self.settings.hashed_lookups,
@@ -155,8 +149,8 @@ class Journal:
             raise ValueError(f"unknown journal status {status!r}")
         if envelope is not None:
             self._put((envelope, None, -1.0))
-        self._put((message_id, status, subscriber, attempt, latency_ms, detail,
-                   trace_id or None, time.time()))
+        self._put((message_id, status, subscriber, attempt, latency_ms, time.time(), detail,
+                   trace_id or None))
 
     def _put(self, item: MessageRecord | EventRecord) -> None:
         if not self.settings.enabled:
@@ -198,7 +192,7 @@ class Journal:
         delay = 0.1
         while True:
             try:
-                MESSAGES.metadata.create_all(self.engine, tables=[MESSAGES, EVENTS, KEYS])
+                self._store.create_tables()
                 return
             except SQLAlchemyError as error:
                 if self._closing:
@@ -231,12 +225,12 @@ class Journal:
         batch = self._rows.build(items)
         if batch.failed:
             self._drop(batch.failed, "a journal record could not be prepared")
-        rows = (list(batch.messages.values()), list(batch.keys.values()), batch.events)
+        rows = batch.tables()
         count = len(items) - batch.failed
         delay = 0.1
         while True:
             try:
-                self._execute(*rows)
+                self._store.write(*rows)
                 self._count_written(count)
                 return
             except DBAPIError as error:
@@ -270,37 +264,22 @@ class Journal:
         if self.metrics is not None:
             self.metrics.journal_written(count)
 
-    def _execute(self, messages: list[dict[str, Any]], keys: list[dict[str, str]],
-                 events: list[dict[str, Any]]) -> None:
-        with self.engine.begin() as connection:
-            for table, rows in ((MESSAGES, messages), (KEYS, keys), (EVENTS, events)):
-                if rows:
-                    connection.execute(self._statement(table), rows)
-
-    def _statement(self, table: sa.Table) -> sa.Insert:
-        if table is EVENTS:
-            return EVENTS.insert()
-        insert: sa.Insert = self._insert(table).on_conflict_do_nothing()
-        return insert
-
-    def _execute_one_by_one(self, messages: list[dict[str, Any]], keys: list[dict[str, str]],
-                            events: list[dict[str, Any]]) -> int:
+    def _execute_one_by_one(self, messages: list[Row], keys: list[Row],
+                            events: list[Row]) -> int:
         """Write row by row; returns how many message and hop rows were refused (dropped)."""
-        logged = False
         refused = 0
-        for table, rows in ((MESSAGES, messages), (KEYS, keys), (EVENTS, events)):
-            statement = self._statement(table)
-            for row in rows:
-                try:
-                    with self.engine.begin() as connection:
-                        connection.execute(statement, row)
-                except SQLAlchemyError as error:
-                    if table is not KEYS:
-                        refused += 1
-                        self._drop(1, "the journal database refused a record")
-                    if not logged:
-                        logged = True
-                        log.error("journal record refused by %s: %s", table.name, _reason(error))
+        logged = False
+
+        def on_refused(table: sa.Table, error: SQLAlchemyError) -> None:
+            nonlocal refused, logged
+            if table is not KEYS:
+                refused += 1
+                self._drop(1, "the journal database refused a record")
+            if not logged:
+                logged = True
+                log.error("journal record refused by %s: %s", table.name, _reason(error))
+
+        self._store.write_one_by_one(messages, keys, events, on_refused)
         return refused
 
 

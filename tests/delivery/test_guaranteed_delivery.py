@@ -287,3 +287,21 @@ async def test_messages_with_one_key_keep_their_order_under_concurrency(
     await eventually(lambda: len(order["a"]) == 30 and len(order["b"]) == 30)
     assert order["a"] == list(range(30))
     assert order["b"] == list(range(30))
+
+
+async def test_subscriptions_without_their_own_policy_follow_the_configured_retries(
+    make_bus: BusFactory,
+) -> None:
+    router = Router()
+    attempts: list[int] = []
+
+    @router.subscriber("default-policy", CALL_ENDED)
+    async def always_down(envelope: Envelope, context: Context) -> None:
+        attempts.append(context.attempt)
+        raise ExternalSystemUnavailable("CRM is down")
+
+    bus = await make_bus(router, max_attempts=3, retry_delays=(0.1,))
+    await bus.publish(thing("1"))
+    await eventually(lambda: bus.dead_letters.count() == 1)
+    assert attempts == [1, 2, 3]
+    assert bus.dead_letters.list()[0].reason.startswith("gave up after 3 attempts")

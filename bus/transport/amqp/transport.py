@@ -246,11 +246,14 @@ class AmqpTransport(Transport):
 
     async def _declare_tier(self, queue: str, milliseconds: int) -> None:
         channel = await self._admin_channel()
-        arguments = {
+        arguments: dict[str, Any] = {
             "x-message-ttl": milliseconds,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": queue,
         }
+        declared = self._queues.get(queue)
+        if declared is not None and declared[0].quorum and not declared[0].exclusive:
+            arguments["x-queue-type"] = "quorum"  # replicated like the queue it feeds
         await channel.call(channel.raw.queue_declare, queue=retry_queue(queue, milliseconds),
                            durable=True, arguments=arguments)
         self._tiers.setdefault(queue, set()).add(milliseconds)
