@@ -16,6 +16,7 @@ from bus.envelope import Envelope
 from bus.journal import Journal, JournalQuery
 from bus.settings import Settings
 from bus.telemetry import Metrics, Tracing
+from bus.telemetry.meters import meter_provider
 
 if TYPE_CHECKING:
     from bus.app import Bus
@@ -31,7 +32,9 @@ class Observability:
     def __init__(self, settings: Settings, engine: sa.Engine, *, system: str = "rabbitmq") -> None:
         self.settings = settings
         self.engine = engine
-        self.metrics = Metrics()
+        exported = meter_provider(settings.telemetry)
+        self._meter_provider = exported[0] if exported else None
+        self.metrics = Metrics(meter=exported[1] if exported else None)
         self.tracing = Tracing(settings.telemetry, system=system)
         self.journal: Journal | None = (
             Journal(engine, settings.journal, metrics=self.metrics)
@@ -47,6 +50,8 @@ class Observability:
         if self.journal is not None:
             self.journal.close()
         self.tracing.force_flush()
+        if self._meter_provider is not None:
+            self._meter_provider.shutdown()
 
     def published(self, envelope: Envelope, trace_id: str) -> None:
         self.metrics.message_published(envelope.type)
