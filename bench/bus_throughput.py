@@ -7,7 +7,8 @@ For each broker (memory, RabbitMQ):
 * bus: N canonical events end to end — schema validation, topic routing,
   publish with confirms, delivery, decode + validation on consume, handler,
   journal (batched to SQLite), ack — with the idempotent consumer off and,
-  separately, on.
+  separately, on; and (RabbitMQ) with the publisher in a second process, as
+  an adapter publishing to a consumer elsewhere would be.
 
 Prints msgs/s and the ratio bus / kombu. Not a test: nothing is asserted.
 
@@ -18,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import tempfile
 import time
 import uuid
+from multiprocessing.queues import Queue as ProcessQueue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
@@ -67,38 +71,86 @@ def kombu_baseline(url: str, count: int) -> float:
     return count / elapsed
 
 
-async def bus_end_to_end(url: str, count: int, *, idempotent: bool, workdir: Path) -> float:
-    """Canonical events through the whole bus, msgs/s."""
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        broker_url=url, database_url=f"sqlite:///{workdir / (prefix + '.db')}",
-        exchange=f"{prefix}.events", queue_prefix=prefix, instance=prefix,
+def _settings(url: str, prefix: str, database: Path, name: str) -> Settings:
+    return Settings(
+        broker_url=url, database_url=f"sqlite:///{database}",
+        exchange=f"{prefix}.events", queue_prefix=prefix, instance=f"{prefix}-{name}",
         delivery={"prefetch": 500},
     )
-    done = asyncio.Event()
-    received = 0
-    router = Router()
 
-    @router.subscriber("bench", "test.thing.happened.v1", idempotent=idempotent)
-    async def count_it(envelope: Envelope) -> None:
-        nonlocal received
-        received += 1
-        if received == count:
-            done.set()
 
-    bus = Bus(settings, source="bench")
-    bus.include(router)
-    await bus.start()
-    events = [
+def _events(count: int) -> list[Envelope]:
+    return [
         Envelope(type="test.thing.happened.v1", payload={"n": str(n), "padding": PAYLOAD_PADDING},
                  source="bench")
         for n in range(count)
     ]
-    started = time.perf_counter()
-    for first in range(0, count, 500):
+
+
+async def _publish(bus: Bus, events: list[Envelope]) -> None:
+    for first in range(0, len(events), 500):
         await bus.publish_many(events[first:first + 500])
-    await asyncio.wait_for(done.wait(), timeout=600)
-    elapsed = time.perf_counter() - started
+
+
+def _publisher_process(url: str, prefix: str, database: str, count: int,
+                       go: Event, started: ProcessQueue[float]) -> None:
+    """The producing side in a process of its own: an adapter publishing onto the bus."""
+
+    async def run() -> None:
+        bus = Bus(_settings(url, prefix, Path(database), "publisher"), source="bench")
+        await bus.start()
+        events = _events(count)
+        go.wait()
+        started.put(time.time())
+        await _publish(bus, events)
+        await bus.stop()
+        bus.close()
+
+    asyncio.run(run())
+
+
+async def bus_end_to_end(url: str, count: int, *, idempotent: bool, workdir: Path,
+                         split: bool = False) -> float:
+    """Canonical events through the whole bus, msgs/s.
+
+    ``split``: the publisher runs in a second process (as an adapter would) and
+    this process only consumes; otherwise one process does both.
+    """
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    done = asyncio.Event()
+    received = 0
+    finished_at = 0.0
+    router = Router()
+
+    @router.subscriber("bench", "test.thing.happened.v1", idempotent=idempotent)
+    async def count_it(envelope: Envelope) -> None:
+        nonlocal received, finished_at
+        received += 1
+        if received == count:
+            finished_at = time.time()
+            done.set()
+
+    bus = Bus(_settings(url, prefix, workdir / f"{prefix}-consumer.db", "consumer"),
+              source="bench")
+    bus.include(router)
+    await bus.start()
+    if split:
+        context = multiprocessing.get_context("spawn")
+        go, started = context.Event(), context.Queue()
+        publisher = context.Process(target=_publisher_process, args=(
+            url, prefix, str(workdir / f"{prefix}-publisher.db"), count, go, started))
+        publisher.start()
+        await asyncio.sleep(3.0)  # imports and connection, not measured
+        go.set()
+        await asyncio.wait_for(done.wait(), timeout=600)
+        began = started.get(timeout=10)
+        publisher.join(30)
+    else:
+        events = _events(count)
+        began = time.time()
+        await _publish(bus, events)
+        await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = finished_at - began
     await bus.stop()
     bus.close()
     cleaner = transport_for(url)
@@ -123,12 +175,19 @@ def main() -> None:
                                                workdir=workdir))
             once = asyncio.run(bus_end_to_end(bus_url, args.count, idempotent=True,
                                               workdir=workdir))
+            split = None
+            if broker != "memory":  # memory:// cannot cross a process boundary
+                split = asyncio.run(bus_end_to_end(bus_url, args.count, idempotent=False,
+                                                   workdir=workdir, split=True))
             print(f"[{broker}] {args.count} messages of ~1 KB")
             print(f"  raw kombu publish→consume (confirms, persistent): {baseline:10,.0f} msg/s")
             print(f"  bus end to end (validate+route+journal+ack):      {plain:10,.0f} msg/s"
                   f"   ratio {plain / baseline:.2f}")
             print(f"  bus end to end + idempotent consumer (SQL):       {once:10,.0f} msg/s"
                   f"   ratio {once / baseline:.2f}")
+            if split is not None:
+                print(f"  bus, publisher and consumer in two processes:     {split:10,.0f} msg/s"
+                      f"   ratio {split / baseline:.2f}")
 
 
 if __name__ == "__main__":
