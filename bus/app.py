@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from bus import db
 from bus.delivery.dead_letters import DeadLetterStore
+from bus.delivery.housekeeping import Housekeeping
 from bus.delivery.idempotency import ProcessedMessages
 from bus.delivery.ledger import ProcessedLedger
 from bus.delivery.outbox import OutboxRelay
@@ -75,6 +76,12 @@ class Bus:
         self.dead_letters = DeadLetterStore(self.engine)
         self.observability = Observability(self.settings, self.engine)
         self.tracing = self.observability.tracing
+        retention = self.settings.delivery.processed_retention_days * 86400
+        self.housekeeping = Housekeeping(
+            [("processed ids", lambda: self.processed.forget_older_than(retention)),
+             *self.observability.chores()],
+            interval=self.settings.delivery.housekeeping_interval,
+        )
         self._validator = validator if validator is not None else _default_validator()
         self.router = Router(source)
         self._workers: list[SubscriptionWorker] = []
@@ -149,6 +156,7 @@ class Bus:
         await self._replies.start()
         self._relay.start()
         self.ledger.start()
+        self.housekeeping.start()
         if consume:
             prefetch = self.settings.delivery.prefetch
             for subscription in self.subscriptions:
@@ -168,6 +176,7 @@ class Bus:
         for worker in self._workers:
             await worker.stop()
         await self.ledger.stop()
+        await self.housekeeping.stop()
         for consumer in self._dlq_consumers:
             await consumer.cancel()
         self._workers.clear()

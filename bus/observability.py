@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -41,6 +42,10 @@ class Observability:
             if settings.journal.enabled else None
         )
         self.query = JournalQuery(engine, settings.journal)
+
+    def chores(self) -> list[tuple[str, Callable[[], int]]]:
+        """Clean-ups for :class:`~bus.delivery.housekeeping.Housekeeping` (journal retention)."""
+        return []
 
     def start(self) -> None:
         if self.journal is not None:

@@ -38,6 +38,9 @@ class DeliverySettings(BaseModel):
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     quorum_queues: bool = False
     confirm_window: int = Field(1000, ge=1, description="publisher confirms in flight")
+    processed_retention_days: float = Field(
+        7.0, gt=0, description="how long processed ids are kept to catch redeliveries")
+    housekeeping_interval: float = Field(3600.0, gt=0, description="seconds between clean-ups")
 
 
 class JournalSettings(BaseModel):
