@@ -143,7 +143,7 @@ async def bus_end_to_end(url: str, count: int, *, idempotent: bool, workdir: Pat
         await asyncio.sleep(3.0)  # imports and connection, not measured
         go.set()
         await asyncio.wait_for(done.wait(), timeout=600)
-        began = started.get(timeout=10)
+        began = float(started.get(timeout=10))
         publisher.join(30)
     else:
         events = _events(count)

@@ -130,7 +130,7 @@ async def test_killed_consumer_resumes_and_every_message_takes_effect_once(
 
     with engine.connect() as connection:
         effect_ids = {row.message_id for row in connection.execute(sa.select(EFFECTS))}
-        by_pid = dict(connection.execute(
+        by_pid: dict[int, int] = dict(connection.execute(
             sa.select(EFFECTS.c.pid, sa.func.count()).group_by(EFFECTS.c.pid)).all())
     assert effect_ids == {envelope.id for envelope in sent}
     assert rows == distinct == MESSAGES, "a side effect happened twice"
