@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
 
@@ -51,6 +51,7 @@ __all__ = ["Bus"]
 log = logging.getLogger(__name__)
 
 Validator = Callable[[str, Mapping[str, Any]], None]
+T = TypeVar("T")
 
 
 class Bus:
@@ -84,6 +85,7 @@ class Bus:
         )
         self._validator = validator if validator is not None else _default_validator()
         self.router = Router(source)
+        self._dependencies: dict[type, object] = {}
         self._workers: list[SubscriptionWorker] = []
         self._dlq_consumers: list[Consumer] = []
         self._relay = OutboxRelay(self.engine, self.transport, self.settings.exchange)
@@ -96,6 +98,18 @@ class Bus:
 
     def include(self, router: Router) -> None:
         self.router.include(router)
+
+    def provide(self, kind: type, instance: object) -> None:
+        """Make ``instance`` the value of handler parameters annotated with ``kind``."""
+        self._dependencies[kind] = instance
+
+    def dependency(self, kind: type[T]) -> T:
+        try:
+            return self._dependencies[kind]  # type: ignore[return-value]
+        except KeyError:
+            raise LookupError(
+                f"no {kind.__qualname__} is provided to this bus (Bus.provide / Adapter.provide)"
+            ) from None
 
     @property
     def subscriptions(self) -> Sequence[Subscription]:

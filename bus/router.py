@@ -11,7 +11,9 @@ unchanged, so a handler stays a plain callable for unit tests::
 
 Parameters are filled by annotation: :class:`~bus.envelope.Envelope` gets the
 message, a pydantic model gets the payload parsed into it, :class:`Context`
-gets the context. Synchronous handlers run in a worker thread.
+gets the context, any other class gets the instance provided to the bus for
+it (an adapter's client, see ``Bus.provide``). Synchronous handlers run in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -93,15 +95,22 @@ def _plan(handler: Handler) -> list[Callable[[Envelope, Context], Any]]:
             plan.append(_payload_parser(annotation))
         elif annotation in (dict, Mapping) or name == "payload":
             plan.append(lambda envelope, _context: envelope.payload)
+        elif isinstance(annotation, type):
+            plan.append(_injected(annotation))
         else:
             raise TypeError(
                 f"handler {handler.__qualname__}: parameter {name!r} needs an annotation "
-                "of Envelope, Context, a pydantic model or dict"
+                "of Envelope, Context, a pydantic model, dict, or a provided client class"
             )
     _PLANS[handler] = plan
     if inspect.iscoroutinefunction(handler):
         _COROUTINES.add(handler)
     return plan
+
+
+def _injected(kind: type) -> Callable[[Envelope, Context], Any]:
+    """A client the adapter provided to the bus, looked up when the handler runs."""
+    return lambda _envelope, context: context.bus.dependency(kind)
 
 
 def _payload_parser(model: type[BaseModel]) -> Callable[[Envelope, Context], Any]:

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bus.adapters import AdapterHost
+from bus.api import adapters as adapter_routes
 from bus.api import dead_letters, journal, operations
 from bus.app import Bus
 
 __all__ = ["create_app"]
 
 
-def create_app(bus: Bus) -> FastAPI:
+def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
     app = FastAPI(
         title="Telecom ESB",
         version="0.1.0",
         description="Operations API of the enterprise service bus.",
     )
     app.state.bus = bus
+    app.state.adapters = adapters or AdapterHost(bus, [])
     app.include_router(operations.router)
     app.include_router(journal.router, prefix="/v1")
     app.include_router(dead_letters.router, prefix="/v1")
+    app.include_router(adapter_routes.router, prefix="/v1")
     return app

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from bus.cli import dead_letters, messages, schemas, serve
+from bus.cli import adapters, dead_letters, messages, schemas, serve
 from bus.cli.output import emit, emit_one
 from bus.settings import load_settings, masked
 
@@ -48,7 +48,7 @@ def topology(as_json: bool) -> None:
 
 
 async def _topology() -> list[dict[str, Any]]:
-    bus = serve.build_bus(load_settings())
+    bus, _adapters = serve.build_bus(load_settings())
     try:
         await bus.start(consume=False)
         described = await bus.topology()
@@ -63,3 +63,4 @@ cli.add_command(serve.demo)
 cli.add_command(messages.messages)
 cli.add_command(dead_letters.dlq)
 cli.add_command(schemas.schemas)
+cli.add_command(adapters.adapters)

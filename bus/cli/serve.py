@@ -11,27 +11,27 @@ from collections.abc import Iterator
 import click
 import uvicorn
 
+from bus.adapters import AdapterHost, discover
 from bus.api.app import create_app
 from bus.app import Bus
-from bus.plugins import discover
 from bus.settings import Settings, load_settings
 
 __all__ = ["build_bus", "demo", "run"]
 
 
-def build_bus(settings: Settings, *, with_demo: bool = False) -> Bus:
-    """A bus with every discovered plug-in included (broken ones reported and skipped)."""
+def build_bus(settings: Settings, *, with_demo: bool = False) -> tuple[Bus, AdapterHost]:
+    """A bus with every discovered adapter built on it (broken ones reported and skipped)."""
     bus = Bus(settings, source="esb")
-    for plugin in discover():
-        if plugin.router is not None:
-            bus.include(plugin.router)
-        else:
-            click.echo(f"plug-in {plugin.name} skipped: {plugin.error}", err=True)
+    host = AdapterHost(bus, discover())
+    host.build()
+    for loaded in host.adapters:
+        if loaded.error:
+            click.echo(f"adapter {loaded.name} skipped: {loaded.error}", err=True)
     if with_demo:
         from bus.demo import router as demo_router
 
         bus.include(demo_router)
-    return bus
+    return bus, host
 
 
 @contextlib.contextmanager
@@ -52,12 +52,13 @@ def _signals_end_serving_only() -> Iterator[None]:
 
 
 async def _serve(settings: Settings, *, with_demo: bool) -> None:
-    bus = build_bus(settings, with_demo=with_demo)
+    bus, adapters = build_bus(settings, with_demo=with_demo)
     server = uvicorn.Server(uvicorn.Config(
-        create_app(bus), host=settings.api.host, port=settings.api.port,
+        create_app(bus, adapters), host=settings.api.host, port=settings.api.port,
         log_level="warning", lifespan="off",
     ))
     async with bus:
+        await adapters.start()
         traffic = None
         if with_demo:
             from bus.demo import generate_calls
@@ -79,6 +80,7 @@ async def _serve(settings: Settings, *, with_demo: bool) -> None:
                 traffic.cancel()
                 await asyncio.gather(traffic, return_exceptions=True)
             click.echo("stopping: settling in-flight messages and flushing the journal")
+            await adapters.stop()
 
 
 @click.command()

@@ -1,56 +1,5 @@
-from __future__ import annotations
+"""The bus fixtures live in tests/conftest.py; re-exported for the modules importing them here."""
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from tests.conftest import BusFactory, eventually
 
-import pytest
-
-from bus.app import Bus
-from bus.router import Router
-from bus.settings import Settings
-from bus.transport import transport_for
-
-BusFactory = Callable[..., Awaitable[Bus]]
-
-
-@pytest.fixture
-async def make_bus(broker_url: str, tmp_path: Path, unique: str) -> AsyncIterator[BusFactory]:
-    """Start buses on the transport under test, sharing one database and one broker."""
-    started: list[Bus] = []
-
-    async def factory(*routers: Router, source: str = "test", **delivery: object) -> Bus:
-        settings = Settings(
-            broker_url=broker_url,
-            database_url=f"sqlite:///{tmp_path / 'bus.db'}",
-            exchange=f"{unique}.events",
-            queue_prefix=unique,
-            instance=f"{unique}-{len(started)}",
-            delivery={"retry_delays": (0.2,), **delivery},
-        )
-        bus = Bus(settings, source=source)
-        for router in routers:
-            bus.include(router)
-        await bus.start()
-        started.append(bus)
-        return bus
-
-    yield factory
-    for bus in reversed(started):
-        await bus.stop()
-        bus.close()
-    cleaner = transport_for(broker_url)
-    await cleaner.connect()
-    for bus in started:
-        for subscription in bus.subscriptions:
-            await cleaner.delete_queue(bus.queue_name(subscription))
-    await cleaner.close()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+__all__ = ["BusFactory", "eventually"]
