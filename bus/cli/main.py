@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -64,3 +65,29 @@ cli.add_command(messages.messages)
 cli.add_command(dead_letters.dlq)
 cli.add_command(schemas.schemas)
 cli.add_command(adapters.adapters)
+
+
+COMMANDS_GROUP = "esb.commands"
+
+
+def load_plugin_commands(group: str = COMMANDS_GROUP) -> None:
+    """Add the click commands adapters declare in the ``esb.commands`` entry-point group.
+
+    ``bus`` stays free of adapter imports; a command that fails to load, is not a click
+    command or would hide a built-in one is reported on stderr and skipped.
+    """
+    for entry in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            command = entry.load()
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{entry.value} is not a click command")
+            if entry.name in cli.commands:
+                raise ValueError(f"'esb {entry.name}' is a built-in command")
+        except Exception as error:
+            click.echo(f"esb: command plug-in {entry.name!r} skipped: "
+                       f"{type(error).__name__}: {error}", err=True)
+            continue
+        cli.add_command(command, entry.name)
+
+
+load_plugin_commands()

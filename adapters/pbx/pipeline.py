@@ -1,0 +1,77 @@
+"""AMI messages in, canonical PBX events out: the call state machine and presence together.
+
+Pure: the live adapter and ``replay`` run the very same object, so a captured transcript
+replays exactly as it ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from adapters.pbx.ami.protocol import AmiMessage
+from adapters.pbx.calls import CallTracker
+from adapters.pbx.events import PbxEvent
+from adapters.pbx.mapping import DEFAULT_EXTENSION_PATTERN, ChannelRules
+from adapters.pbx.presence import PresenceTracker
+
+__all__ = ["Pipeline", "Snapshot"]
+
+
+def _wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the PBX reports of its current state (the answers to the rebuild actions)."""
+
+    channels: Sequence[AmiMessage] | None = None
+    """``CoreShowChannel`` items, or None when the PBX did not answer."""
+    extension_states: Sequence[AmiMessage] = ()
+    queue_members: Sequence[AmiMessage] = ()
+    queues: Sequence[str] = field(default_factory=tuple)
+    """Queues the ``QueueStatus`` answer covered (their ``QueueParams``)."""
+    as_of_us: int | None = None
+    """PBX time of the last event seen before the snapshot was asked for."""
+
+
+class Pipeline:
+    def __init__(self, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
+                 call_timeout: float = 4 * 3600.0, report_internal: bool = False,
+                 clock: Callable[[], int] = _wall_clock_us) -> None:
+        rules = ChannelRules(extension_pattern)
+        self.calls = CallTracker(rules, call_timeout=call_timeout,
+                                 report_internal=report_internal)
+        self.presence = PresenceTracker(rules)
+        self._clock = clock
+        self.last_event_us: int | None = None
+        """PBX time of the latest event seen (events without ``Timestamp`` use the clock)."""
+
+    def handle(self, message: AmiMessage) -> list[PbxEvent]:
+        if message.kind != "event":
+            return []
+        at_us = message.timestamp_us
+        if at_us is None:
+            at_us = self._clock()
+        if self.last_event_us is None or at_us > self.last_event_us:
+            self.last_event_us = at_us
+        return self.calls.handle(message, at_us) + self.presence.handle(message, at_us)
+
+    def feed(self, messages: Iterable[AmiMessage]) -> list[PbxEvent]:
+        out: list[PbxEvent] = []
+        for message in messages:
+            out += self.handle(message)
+        return out
+
+    def expire(self, now_us: int) -> list[PbxEvent]:
+        return self.calls.expire(now_us)
+
+    def reconcile(self, snapshot: Snapshot, now_us: int) -> list[PbxEvent]:
+        out: list[PbxEvent] = []
+        if snapshot.channels is not None:
+            out += self.calls.reconcile(snapshot.channels, now_us, snapshot.as_of_us)
+        out += self.presence.reconcile_extensions(snapshot.extension_states, now_us)
+        out += self.presence.reconcile_queues(snapshot.queue_members, snapshot.queues, now_us)
+        return out
