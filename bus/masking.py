@@ -12,7 +12,8 @@ Three entry points:
 
 * :func:`mask_payload` masks values of keys named like ``passport`` or ``inn``
   at any depth of a payload (a copy; the input is never changed);
-  :func:`needs_masking` tells, without copying, whether it would change anything;
+  :class:`PayloadMask` does the same for one configuration and tells, without
+  copying, whether it would change anything;
 * :func:`mask_text` masks INN-like and passport-like numbers in free text;
 * :class:`PiiMaskingFilter`, installed on the root logger's handlers by
   :func:`install_log_masking`, applies :func:`mask_text` to every log line.
@@ -29,13 +30,13 @@ from typing import Any
 __all__ = [
     "DEFAULT_MASKED_FIELDS",
     "DEFAULT_PHONE_FIELDS",
+    "PayloadMask",
     "PiiMaskingFilter",
     "install_log_masking",
     "mask_digits",
     "mask_payload",
     "mask_phone",
     "mask_text",
-    "needs_masking",
     "uninstall_log_masking",
 ]
 
@@ -156,20 +157,22 @@ def mask_payload(
     return _walk(obj, rules, scan_text, mask_phones)
 
 
-def needs_masking(
-    obj: Any,
-    fields: Iterable[str] = DEFAULT_MASKED_FIELDS,
-    *,
-    mask_phones: bool = False,
-    phone_fields: Iterable[str] = DEFAULT_PHONE_FIELDS,
-) -> bool:
-    """False when :func:`mask_payload` (without ``scan_text``) would return an equal copy.
+class PayloadMask:
+    """:func:`mask_payload` (no ``scan_text``) for one configuration, its rules resolved once;
+    :meth:`needed` is false (allocating nothing) when masking would return an equal copy."""
 
-    A quick check that allocates nothing: no key at any depth names PII (or a
-    phone, with ``mask_phones``), and every mapping in ``obj`` is a plain dict.
-    """
-    rules = _rules(tuple(fields), tuple(phone_fields) if mask_phones else ())
-    return _has_pii(obj, rules)
+    __slots__ = ("_mask_phones", "_rules")
+
+    def __init__(self, fields: Iterable[str] = DEFAULT_MASKED_FIELDS, *, mask_phones: bool = False,
+                 phone_fields: Iterable[str] = DEFAULT_PHONE_FIELDS) -> None:
+        self._rules = _rules(tuple(fields), tuple(phone_fields) if mask_phones else ())
+        self._mask_phones = mask_phones
+
+    def __call__(self, obj: Any) -> Any:
+        return _walk(obj, self._rules, False, self._mask_phones)
+
+    def needed(self, obj: Any) -> bool:
+        return _has_pii(obj, self._rules)
 
 
 def _has_pii(obj: Any, rules: _Rules) -> bool:
@@ -177,9 +180,8 @@ def _has_pii(obj: Any, rules: _Rules) -> bool:
     if kind is dict:
         verdict = rules.verdict
         for key, value in obj.items():
-            if verdict(key if type(key) is str else str(key)) != _PLAIN:
-                return True
-            if type(value) not in _SCALARS and _has_pii(value, rules):
+            if verdict(key if type(key) is str else str(key)) or (
+                    type(value) not in _SCALARS and _has_pii(value, rules)):
                 return True
         return False
     if kind is list or kind is tuple:

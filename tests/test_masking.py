@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus.masking import (
+    PayloadMask,
     PiiMaskingFilter,
     install_log_masking,
     mask_payload,
@@ -163,6 +164,38 @@ def test_generated_pii_never_appears_unmasked_in_payloads(
     assert_hidden(series + number, text)
     assert number not in text
     assert "Иванов" in text
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+payload_keys = st.sampled_from(
+    ["name", "inn", "clientInn", "dinner", "passportNumber", "caller", "msisdn", "id", "note"])
+payloads = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(payload_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=payloads, phones=st.booleans())
+def test_a_payload_said_to_need_no_masking_is_left_as_it_is(payload: object,
+                                                             phones: bool) -> None:
+    mask = PayloadMask(mask_phones=phones)
+    expected = mask_payload(payload, mask_phones=phones)
+    assert mask(payload) == expected
+    if not mask.needed(payload):
+        assert expected == payload
+
+
+def test_payload_mask_finds_pii_at_any_depth_and_leaves_plain_payloads_alone() -> None:
+    from types import MappingProxyType
+
+    mask = PayloadMask()
+    assert not mask.needed({"n": "1", "padding": "x" * 900, "dinner": {"at": [1, 2]}})
+    assert mask.needed({"a": [{"b": {"clientInn": "7701234567"}}]})
+    assert not mask.needed({"caller": "+79161234567"})
+    assert PayloadMask(mask_phones=True).needed({"caller": "+79161234567"})
+    assert mask.needed({"a": MappingProxyType({"b": 1})})  # copied to a dict by masking
 
 
 # -- logging -------------------------------------------------------------------------------

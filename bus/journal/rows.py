@@ -18,7 +18,7 @@ import orjson
 
 from bus.envelope import Envelope
 from bus.journal.keys import KeyExtractor
-from bus.masking import mask_payload, mask_text, needs_masking
+from bus.masking import PayloadMask, mask_text
 from bus.settings import JournalSettings
 
 __all__ = ["DETAIL_LIMIT", "Batch", "EventRecord", "MessageRecord", "Row", "RowBuilder"]
@@ -58,6 +58,7 @@ class RowBuilder:
     def __init__(self, settings: JournalSettings, keys: KeyExtractor) -> None:
         self.settings = settings
         self.keys = keys
+        self._mask = PayloadMask(settings.masked_fields, mask_phones=settings.mask_phones)
         self._versions: dict[str, int] = {}
 
     def build(self, records: list[Any]) -> Batch:
@@ -87,17 +88,15 @@ class RowBuilder:
         return batch
 
     def _message(self, envelope: Envelope, seen: float) -> Row:
-        settings = self.settings
         payload = envelope.payload
         try:
             wire = orjson.dumps(payload)  # as :func:`bus.envelope.encode` puts it on the wire
         except TypeError:
             wire = orjson.dumps(payload, default=str, option=_JSON_OPTIONS)
         stored: str | None = None
-        if settings.store_payload:
-            if needs_masking(payload, settings.masked_fields, mask_phones=settings.mask_phones):
-                masked = mask_payload(payload, settings.masked_fields,
-                                      mask_phones=settings.mask_phones)
+        if self.settings.store_payload:
+            if self._mask.needed(payload):
+                masked = self._mask(payload)
                 stored = orjson.dumps(masked, default=str, option=_JSON_OPTIONS).decode()
             else:
                 stored = wire.decode()
@@ -115,10 +114,11 @@ class RowBuilder:
             if len(self._versions) < 10_000:
                 self._versions[envelope.type] = version
         headers = envelope.headers
-        return len(orjson.dumps({
+        rest = orjson.dumps({  # Envelope.to_dict(), the payload last, as null
             "id": envelope.id, "type": envelope.type, "source": envelope.source,
             "occurred_at": envelope.occurred_at, "correlation_id": envelope.correlation_id,
             "causation_id": envelope.causation_id, "schema_version": version,
             "key": envelope.key, "headers": headers if type(headers) is dict else dict(headers),
-            "payload": orjson.Fragment(wire_payload),
-        }, default=str))
+            "payload": None,
+        }, default=str)
+        return len(rest) - len(b"null") + len(wire_payload)

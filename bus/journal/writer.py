@@ -4,9 +4,9 @@ Recording never blocks the bus and never touches the database on the
 caller's thread: a record is one ``deque.append``. The thread wakes every
 ``flush_interval`` (or as soon as ``batch_size`` records wait), masks
 payloads, extracts business keys and writes each batch in one transaction
-with one ``executemany`` per table, straight to the driver
-(:mod:`bus.journal.store`). A message seen twice keeps its first row
-(``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL alike).
+of a few statements, straight to the driver (:mod:`bus.journal.store`:
+multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL). A message seen
+twice keeps its first row (``ON CONFLICT DO NOTHING`` on both).
 
 When the buffer holds ``max_buffer`` records, new ones are dropped and
 counted (``Journal.dropped`` and the ``esb_journal_records_dropped_total``
@@ -267,21 +267,14 @@ class Journal:
     def _execute_one_by_one(self, messages: list[Row], keys: list[Row],
                             events: list[Row]) -> int:
         """Write row by row; returns how many message and hop rows were refused (dropped)."""
-        refused = 0
-        logged = False
-
-        def on_refused(table: sa.Table, error: SQLAlchemyError) -> None:
-            nonlocal refused, logged
-            if table is not KEYS:
-                refused += 1
-                self._drop(1, "the journal database refused a record")
-            if not logged:
-                logged = True
-                log.error("journal record refused by %s: %s", table.name, _reason(error))
-
-        self._store.write_one_by_one(messages, keys, events, on_refused)
+        failures = self._store.write_one_by_one(messages, keys, events)
+        if failures:
+            table, error = failures[0]
+            log.error("journal record refused by %s: %s", table.name, _reason(error))
+        refused = sum(1 for table, _ in failures if table is not KEYS)
+        if refused:
+            self._drop(refused, "the journal database refused a record")
         return refused
-
 
 def _reason(error: BaseException) -> str:
     """The database's own message, without SQL parameters (they hold unmasked keys)."""

@@ -9,8 +9,8 @@
 --
 -- What it deletes and why:
 -- * journal (esb_journal_messages / _events / _keys) older than :journal_days
---   (by the message's occurred_at and the hop's at): keep what your audit
---   policy demands; the journal is what `esb messages search` reads.
+--   (by the message's occurred_at and the hop's at, both Unix seconds): keep
+--   what your audit policy demands; the journal is what `esb messages search` reads.
 -- * processed ids (esb_processed_messages) older than :processed_days: they
 --   only need to outlive any redelivery of the same message (retry tiers are
 --   minutes; a backlog or a paused queue can be days). A message redelivered
@@ -52,8 +52,8 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_esb_processed_messages_processed_at
 
 DO $$
 DECLARE
-    journal_cutoff timestamptz :=
-        now() - make_interval(days => current_setting('esb_retention.journal_days')::int);
+    journal_cutoff double precision := extract(epoch FROM
+        now() - make_interval(days => current_setting('esb_retention.journal_days')::int));
     processed_cutoff double precision := extract(epoch FROM
         now() - make_interval(days => current_setting('esb_retention.processed_days')::int));
     dead_letter_cutoff double precision := extract(epoch FROM
