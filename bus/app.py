@@ -257,15 +257,17 @@ class Bus:
     async def publish(self, envelope: Envelope) -> None:
         """Validate, trace, publish with confirm, journal."""
         self.validate(envelope)
+        began = time.time()
         with self.tracing.publish_span(envelope, self.settings.exchange) as span:
             message = self.outgoing(envelope, **span.headers)
             await self.transport.publish(self.settings.exchange, message)
-        self.observability.published(envelope, span.trace_id)
+        self.observability.published(envelope, span.trace_id, began)
 
     async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
         """Publish a batch sharing the confirm window (one wait for all confirms)."""
         messages = []
         traces = []
+        began = time.time()
         for envelope in envelopes:
             self.validate(envelope)
             with self.tracing.publish_span(envelope, self.settings.exchange) as span:
@@ -273,7 +275,7 @@ class Bus:
             traces.append(span.trace_id)
         await self.transport.publish_many(self.settings.exchange, messages)
         for envelope, trace_id in zip(envelopes, traces, strict=True):
-            self.observability.published(envelope, trace_id)
+            self.observability.published(envelope, trace_id, began)
 
     async def emit(self, type: str, payload: Mapping[str, Any], *,
                    key: str | None = None, source: str | None = None) -> Envelope:
@@ -291,12 +293,13 @@ class Bus:
                             correlation_id=correlation_id)
         self.validate(envelope)
         future = self._replies.expect(envelope.id)
+        began = time.time()
         with self.tracing.publish_span(envelope, self.settings.exchange) as span:
-            deadline = f"{time.time() + timeout:.3f}"
+            deadline = f"{began + timeout:.3f}"
             message = self.outgoing(envelope, **span.headers, **{DEADLINE_HEADER: deadline})
             message = OutgoingMessage(**{**_fields(message), "reply_to": self._replies.queue})
             await self.transport.publish(self.settings.exchange, message)
-        self.observability.published(envelope, span.trace_id)
+        self.observability.published(envelope, span.trace_id, began)
         reply = await self._replies.wait(envelope.id, future, timeout)
         return self.decode(reply.body, message_id=reply.message_id)
 

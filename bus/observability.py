@@ -58,10 +58,10 @@ class Observability:
         if self._meter_provider is not None:
             self._meter_provider.shutdown()
 
-    def published(self, envelope: Envelope, trace_id: str) -> None:
+    def published(self, envelope: Envelope, trace_id: str, at: float | None = None) -> None:
         self.metrics.message_published(envelope.type)
         if self.journal is not None:
-            self.journal.record_published(envelope, trace_id)
+            self.journal.record_published(envelope, trace_id, at)
 
     def consumed(self, message_id: str, status: str, queue: str, attempt: int,
                  latency_ms: float, trace_id: str, detail: str) -> None:

@@ -55,5 +55,7 @@ async def replay_dead_letter(bus: BusDep, record_id: int, replay: Replay) -> dic
     try:
         await bus.replay(record_id, by=replay.by, body=body)
     except NotReplayable as refused:
+        if await asyncio.to_thread(bus.dead_letters.get, record_id) is None:
+            raise HTTPException(404, f"no dead letter {record_id}") from None
         raise HTTPException(409, str(refused)) from None
     return {"replayed": record_id, "edited": body is not None}

@@ -10,9 +10,11 @@ import click
 
 from bus import db
 from bus.cli.output import emit, emit_one
-from bus.delivery.dead_letters import DeadLetterStore, NotReplayable
+from bus.delivery.dead_letters import DeadLetter, DeadLetterStore, NotReplayable
 from bus.delivery.outbox import OutboxRelay
-from bus.settings import load_settings
+from bus.errors import EsbError
+from bus.journal import Journal
+from bus.settings import Settings, load_settings
 from bus.transport import transport_for
 
 
@@ -61,23 +63,49 @@ def show(record_id: int, as_json: bool) -> None:
 @click.option("--by", default=None, help="Who replays (default: the OS user).")
 def replay(record_id: int, body_file: str | None, by: str | None) -> None:
     """Send a dead letter back to its queue, once."""
+    settings = load_settings()
     store = _store()
     body = Path(body_file).read_bytes() if body_file else None
     if body is not None:
-        from bus.envelope import decode
-
-        decode(body)  # refuse a malformed edit before it is staged
+        try:
+            _check_edit(body, settings)
+        except EsbError as invalid:
+            raise click.ClickException(f"{body_file}: {invalid.reason}") from None
+    who = by or getpass.getuser()
     try:
-        record = store.replay(record_id, by=by or getpass.getuser(), body=body)
+        record = store.replay(record_id, by=who, body=body)
     except NotReplayable as refused:
         raise click.ClickException(str(refused)) from None
-    settings = load_settings()
+    _journal_replay(store, settings, record, who)
     transport = transport_for(settings.broker)
     if transport.durable:
         asyncio.run(_relay_now(store, settings.exchange, settings.broker))
         click.echo(f"replayed dead letter {record.id} to {record.queue}")
     else:
         click.echo(f"dead letter {record.id} staged; the running bus sends it to {record.queue}")
+
+
+def _check_edit(body: bytes, settings: Settings) -> None:
+    """Refuse an edited envelope the bus would refuse, before it is staged (as the API does)."""
+    from bus.envelope import decode
+
+    envelope = decode(body, max_bytes=settings.delivery.max_message_bytes)
+    if settings.delivery.validate_on_publish:
+        from bus.schema import default_registry
+
+        default_registry().validate(envelope.type, envelope.payload)
+
+
+def _journal_replay(store: DeadLetterStore, settings: Settings, record: DeadLetter,
+                    by: str) -> None:
+    """The ``replayed`` hop in the message's journal path, as ``Bus.replay`` writes it."""
+    journal = Journal(store.engine, settings.journal).start()
+    try:
+        journal.record(record.message_id, "replayed", record.queue, record.attempts,
+                       detail=f"dead letter {record.id} replayed by {by}")
+        journal.flush()
+    finally:
+        journal.close()
 
 
 async def _relay_now(store: DeadLetterStore, exchange: str, broker: str) -> None:

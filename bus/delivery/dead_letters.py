@@ -44,6 +44,7 @@ dead_letters = sa.Table(
     sa.Column("replayed_at", sa.Float),
     sa.Column("replayed_by", sa.String(200)),
     sa.Column("edited", sa.Boolean, nullable=False, default=False),
+    sa.Column("replayed_body", sa.LargeBinary),  # the edited message actually sent (audit)
     sa.UniqueConstraint("queue", "message_id", "dead_lettered_at", name="uq_dead_letter"),
 )
 
@@ -69,11 +70,15 @@ class DeadLetter:
     replayed_at: float | None
     replayed_by: str | None
     edited: bool
+    replayed_body: bytes | None
 
     def to_json(self, *, with_body: bool = False) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__ if name != "body"}
+        data = {name: getattr(self, name) for name in self.__slots__
+                if name not in ("body", "replayed_body")}
         if with_body:
             data["body"] = self.body.decode("utf-8", errors="replace")
+            if self.replayed_body is not None:
+                data["replayed_body"] = self.replayed_body.decode("utf-8", errors="replace")
         data["size"] = len(self.body)
         return data
 
@@ -133,7 +138,7 @@ class DeadLetterStore:
                 dead_letters.update()
                 .where(dead_letters.c.id == record_id, dead_letters.c.status == "dead")
                 .values(status="replayed", replayed_at=time.time(), replayed_by=by,
-                        edited=body is not None)
+                        edited=body is not None, replayed_body=body)
             )
             if flipped.rowcount != 1:
                 raise NotReplayable(f"dead letter {record_id} is missing or already replayed")

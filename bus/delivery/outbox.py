@@ -38,7 +38,11 @@ outbox = sa.Table(
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("correlation_id", sa.String(64)),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("claimed_until", sa.Float),
 )
+
+CLAIM_SECONDS = 30.0
+"""A relay that claimed rows and died leaves them to another relay after this long."""
 
 
 def add_to_outbox(
@@ -125,11 +129,18 @@ class OutboxRelay:
         return len(rows)
 
     def _pending(self) -> list[sa.Row[Any]]:
-        query = (
-            sa.select(outbox).order_by(outbox.c.id).limit(self.batch_size)
+        """Claim a batch: two relays (two processes, or the CLI) never send one row twice."""
+        now = time.time()
+        free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+        oldest = sa.select(outbox.c.id).where(free).order_by(outbox.c.id).limit(self.batch_size)
+        claim = (
+            outbox.update()
+            .where(outbox.c.id.in_(oldest.scalar_subquery()), free)
+            .values(claimed_until=now + CLAIM_SECONDS)
+            .returning(*outbox.c)
         )
-        with self.engine.connect() as connection:
-            return list(connection.execute(query))
+        with self.engine.begin() as connection:
+            return sorted(connection.execute(claim), key=lambda row: row.id)
 
     def _mark_sent(self, ids: list[int]) -> None:
         with self.engine.begin() as connection:

@@ -97,12 +97,14 @@ class SubscriptionWorker:
         """Handle one delivery to the end; never raises."""
         started = time.perf_counter()
         envelope: Envelope | None = None
+        trace_id = ""
         try:
             envelope = self.bus.decode(delivery.body, message_id=delivery.message_id)
             with self.bus.tracing.consume_span(envelope, self.queue, delivery.headers) as span:
-                await self._handle(delivery, envelope, started, span.trace_id, known_duplicate)
+                trace_id = span.trace_id
+                await self._handle(delivery, envelope, started, trace_id, known_duplicate)
         except Exception as error:  # every failure is settled below, none escapes
-            await self._failed(delivery, envelope, error, started)
+            await self._failed(delivery, envelope, error, started, trace_id)
 
     async def _handle(
         self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str,
@@ -151,7 +153,8 @@ class SubscriptionWorker:
         ))
 
     async def _failed(
-        self, delivery: Delivery, envelope: Envelope | None, error: Exception, started: float
+        self, delivery: Delivery, envelope: Envelope | None, error: Exception, started: float,
+        trace_id: str = "",
     ) -> None:
         message_id = envelope.id if envelope else delivery.message_id
         if isinstance(error, EsbError) and error.message_id is None:
@@ -167,14 +170,14 @@ class SubscriptionWorker:
                             self.queue, message_id, delivery.attempt, delay, error)
                 await delivery.retry(delay)
                 self.bus.note(message_id, "retried", self.queue, delivery.attempt, started,
-                              detail=failure_reason(error, delivery.attempt, policy))
+                              trace_id, detail=failure_reason(error, delivery.attempt, policy))
                 return
             reason = failure_reason(error, delivery.attempt, policy)
             log.error("%s: message %s dead-lettered: %s", self.queue, message_id, reason)
             await delivery.dead_letter(reason, "" if isinstance(error, PermanentError)
                                        and error.__traceback__ is None else stack_summary(error))
             self.bus.note(message_id, "dead_lettered", self.queue, delivery.attempt, started,
-                          detail=reason)
+                          trace_id, detail=reason)
         except self.bus.transport.connection_errors as lost:
             log.warning("%s: could not settle %s, the broker will redeliver: %s",
                         self.queue, message_id, lost)

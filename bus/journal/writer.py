@@ -128,9 +128,15 @@ class Journal:
 
     # recording: the hot path
 
-    def record_published(self, envelope: Envelope, trace_id: str | None = None) -> None:
-        """The message row (payload masked, keys extracted later) and a ``published`` event."""
-        self._put((envelope, trace_id or None, time.time()))
+    def record_published(
+        self, envelope: Envelope, trace_id: str | None = None, at: float | None = None
+    ) -> None:
+        """The message row (payload masked, keys extracted later) and a ``published`` event.
+
+        ``at`` is when the publish began (default now): a consumer in another
+        process may record its hop before the broker's confirm returns here.
+        """
+        self._put((envelope, trace_id or None, time.time() if at is None else at))
 
     def record(
         self,

@@ -305,3 +305,31 @@ async def test_subscriptions_without_their_own_policy_follow_the_configured_retr
     await eventually(lambda: bus.dead_letters.count() == 1)
     assert attempts == [1, 2, 3]
     assert bus.dead_letters.list()[0].reason.startswith("gave up after 3 attempts")
+
+
+async def test_two_outbox_relays_never_send_the_same_row_twice(make_bus: BusFactory) -> None:
+    from bus.delivery.outbox import OutboxRelay
+
+    router = Router()
+    received: list[str] = []
+
+    @router.subscriber("relayed", CALL_ENDED, idempotent=False)
+    async def on_thing(envelope: Envelope) -> None:
+        received.append(envelope.id)
+
+    bus = await make_bus(router)
+    staged = [thing(str(n)) for n in range(300)]
+    with bus.engine.begin() as connection:
+        for envelope in staged:
+            add_to_outbox(connection, envelope)
+    relays = [OutboxRelay(bus.engine, bus.transport, bus.settings.exchange, batch_size=50)
+              for _ in range(2)]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.relay_once():
+            pass
+
+    await asyncio.gather(*(drain(relay) for relay in relays))
+    await eventually(lambda: len(received) >= 300)
+    await asyncio.sleep(0.3)
+    assert sorted(received) == sorted(envelope.id for envelope in staged)

@@ -132,5 +132,8 @@ async def test_a_dead_letter_fixed_by_an_operator_is_replayed_and_processed(
     fixed["payload"]["disposition"] = "answered"
     await bus.replay(record.id, by="operator", body=orjson.dumps(fixed))
     await eventually(lambda: len(logged) == 1)
+    audited = bus.dead_letters.get(record.id)
+    assert audited is not None and audited.edited
+    assert audited.replayed_body == orjson.dumps(fixed), "the edit that was sent is kept"
     assert logged[0].id == broken.id
     assert logged[0].payload["disposition"] == "answered"

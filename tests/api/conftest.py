@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.esb_processes import Deployment, EsbProcess
+
+
+@pytest.fixture(scope="package")
+def demo_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsbProcess]:
+    """``esb demo`` on a throwaway durable broker and database: call traffic every 2 s."""
+    bus = EsbProcess(Deployment.in_directory(tmp_path_factory.mktemp("demo")), "demo")
+    bus.start()
+    yield bus
+    exit_code = bus.stop()
+    assert exit_code == 0, f"esb demo did not stop cleanly on SIGTERM:\n{bus.output()}"
+
+
+@pytest.fixture(scope="package")
+def api(demo_bus: EsbProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=demo_bus.deployment.api, timeout=10.0) as client:
+        yield client

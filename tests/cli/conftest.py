@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.esb_processes import ROOT, BusState, Deployment, EsbProcess
+
+
+def install_call_log_adapter(directory: Path) -> str:
+    """A distribution declaring the call log in ``esb.adapters``; returns the ``PYTHONPATH``.
+
+    An ``esb`` process with it finds the adapter the way it finds an installed one,
+    so ``esb run`` and ``esb topology`` have a subscription to show.
+    """
+    dist_info = directory / "esb_call_log-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: esb-call-log\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[esb.adapters]\ncall-log = tests.cli.call_log_adapter:CallLogAdapter\n")
+    return os.pathsep.join([str(directory), str(ROOT)])
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Deployment:
+    return Deployment.in_directory(tmp_path)
+
+
+@pytest.fixture(scope="package")
+def call_log_adapter(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``PYTHONPATH`` for an ``esb`` process with the call log adapter installed."""
+    return install_call_log_adapter(tmp_path_factory.mktemp("adapters"))
+
+
+@pytest.fixture(scope="package")
+def running_bus(tmp_path_factory: pytest.TempPathFactory, call_log_adapter: str
+                ) -> Iterator[EsbProcess]:
+    """``esb run`` with the call log adapter installed, on a throwaway broker and database."""
+    deployment = Deployment.in_directory(tmp_path_factory.mktemp("bus"))
+    bus = EsbProcess(deployment, "run", env=deployment.env(PYTHONPATH=call_log_adapter))
+    bus.start()
+    yield bus
+    exit_code = bus.stop()
+    assert exit_code == 0, f"esb run did not stop cleanly on SIGTERM:\n{bus.output()}"
+
+
+@pytest.fixture(scope="package")
+def bus_state(running_bus: EsbProcess) -> Iterator[BusState]:
+    state = BusState(running_bus.deployment)
+    yield state
+    state.close()
