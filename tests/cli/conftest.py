@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.entry_points import write_distribution
 from tests.esb_processes import ROOT, BusState, Deployment, EsbProcess
 
 
@@ -15,11 +16,8 @@ def install_call_log_adapter(directory: Path) -> str:
     An ``esb`` process with it finds the adapter the way it finds an installed one,
     so ``esb run`` and ``esb topology`` have a subscription to show.
     """
-    dist_info = directory / "esb_call_log-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: esb-call-log\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        "[esb.adapters]\ncall-log = tests.cli.call_log_adapter:CallLogAdapter\n")
+    write_distribution(directory, "esb-call-log", {
+        "esb.adapters": {"call-log": "tests.cli.call_log_adapter:CallLogAdapter"}})
     return os.pathsep.join([str(directory), str(ROOT)])
 
 

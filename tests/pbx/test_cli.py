@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from adapters.pbx.replay import replay
 from bus.cli.main import cli, load_plugin_commands
+from tests.entry_points import write_distribution
 from tests.pbx.conftest import scenario_names, transcript
 
 
@@ -44,15 +45,12 @@ def test_replay_of_a_bare_lf_capture_without_banner(tmp_path: Path) -> None:
 @pytest.fixture
 def command_plugins(tmp_path: Path) -> Iterator[str]:
     group = "esb.test-commands"
-    dist = tmp_path / "sample_commands-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sample-commands\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        f"[{group}]\n"
-        "pbx-copy = adapters.pbx.cli:pbx\n"
-        "ghost = tests.no_such_module:command\n"
-        "plain = adapters.pbx.replay:replay\n"
-        "run = adapters.pbx.cli:pbx\n")
+    write_distribution(tmp_path, "sample-commands", {group: {
+        "pbx-copy": "adapters.pbx.cli:pbx",
+        "ghost": "tests.no_such_module:command",
+        "plain": "adapters.pbx.replay:replay",
+        "run": "adapters.pbx.cli:pbx",
+    }})
     sys.path.insert(0, str(tmp_path))
     yield group
     sys.path.remove(str(tmp_path))

@@ -11,6 +11,7 @@ import pytest
 from bus.adapters import AdapterHost, discover
 from bus.envelope import Envelope
 from tests.delivery.conftest import BusFactory, eventually
+from tests.entry_points import write_distribution
 from tests.sdk.sample_adapter import NotifierAdapter
 
 pytestmark = pytest.mark.asyncio
@@ -20,15 +21,11 @@ pytestmark = pytest.mark.asyncio
 def installed_adapters(tmp_path: Path) -> Iterator[str]:
     """A distribution on sys.path declaring three adapters: good, misconfigured, missing."""
     group = "esb.test-adapters"
-    dist = tmp_path / "sample_adapters-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sample-adapters\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        f"[{group}]\n"
-        "notifier = tests.sdk.sample_adapter:NotifierAdapter\n"
-        "misconfigured = tests.sdk.sample_adapter:MisconfiguredAdapter\n"
-        "ghost = tests.sdk.no_such_module:GhostAdapter\n"
-    )
+    write_distribution(tmp_path, "sample-adapters", {group: {
+        "notifier": "tests.sdk.sample_adapter:NotifierAdapter",
+        "misconfigured": "tests.sdk.sample_adapter:MisconfiguredAdapter",
+        "ghost": "tests.sdk.no_such_module:GhostAdapter",
+    }})
     sys.path.insert(0, str(tmp_path))
     yield group
     sys.path.remove(str(tmp_path))
