@@ -1,2 +1,4 @@
-"""The billing adapter. Its contract, client, mapping, handlers and simulator arrive with
-the adapters issue; the package exists so the layout shows the architecture."""
+"""The billing adapter: LANBilling over SOAP (``api3.wsdl``), see README.md beside this file.
+
+``adapter.BillingAdapter`` is what the ``esb.adapters`` entry point names.
+"""
