@@ -29,6 +29,8 @@ def cli(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    if not verbose:  # pika narrates every connection step at INFO
+        logging.getLogger("pika").setLevel(logging.WARNING)
     install_log_masking()
 
 
