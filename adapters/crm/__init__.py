@@ -1,2 +1,4 @@
-"""The crm adapter. Its contract, client, mapping, handlers and simulator arrive with
-the adapters issue; the package exists so the layout shows the architecture."""
+"""The CRM adapter: our own CRM's REST dialect over httpx, see README.md beside this file.
+
+``adapter.CrmAdapter`` is what the ``esb.adapters`` entry point names.
+"""

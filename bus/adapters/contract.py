@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bus.router import Router
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from bus.app import Bus
 
 __all__ = ["Adapter", "AdapterManifest", "AdapterSettings", "Health"]
@@ -70,6 +72,13 @@ class Adapter:
     def provide(self) -> dict[type, object]:
         """Objects injected into this adapter's handlers by their annotated type (clients)."""
         return {}
+
+    def api_routes(self) -> APIRouter | None:
+        """HTTP endpoints of the adapter (webhooks in), or None.
+
+        The bus API mounts them under ``/v1/adapters/<name>/``.
+        """
+        return None
 
     async def start(self) -> None:
         """Connect and start background work (pollers, sockets). Called after the bus starts."""

@@ -28,4 +28,8 @@ def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
     app.include_router(journal.router, prefix="/v1")
     app.include_router(dead_letters.router, prefix="/v1")
     app.include_router(adapter_routes.router, prefix="/v1")
+    for loaded in app.state.adapters.adapters:
+        routes = loaded.instance.api_routes() if loaded.instance is not None else None
+        if routes is not None:
+            app.include_router(routes, prefix=f"/v1/adapters/{loaded.name}")
     return app

@@ -1,0 +1,44 @@
+"""Settings of the CRM adapter, read from ``ESB_CRM__*``.
+
+``enabled`` follows ``url``, as for billing: with no ``ESB_CRM__URL`` the
+adapter is reported as *disabled* and declares no queues. Setting
+``ESB_CRM__ENABLED=true`` without a URL is a configuration error, which the
+adapter host reports and skips.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from bus.adapters import AdapterSettings
+
+__all__ = ["CrmSettings"]
+
+
+class CrmSettings(AdapterSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ESB_CRM__", env_nested_delimiter="__", extra="ignore")
+
+    enabled: bool = Field(False, description="default: true exactly when url is set")
+    url: str = Field("", description="the CRM's REST base URL, e.g. http://crm:8080")
+    token: SecretStr = Field(SecretStr(""), description="API token (Authorization: Bearer)")
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key of the CRM's webhooks; empty refuses all")
+    webhook_tolerance: float = Field(
+        300.0, gt=0, description="seconds a webhook's timestamp may differ from our clock")
+    timeout: float = Field(10.0, gt=0, description="seconds per HTTP call (connect and read)")
+    region: str = Field("RU", pattern="^[A-Z]{2}$",
+                        description="region of phone numbers written without a country code")
+    callback_due_minutes: int = Field(
+        60, ge=0, description="a call-back task for a missed call is due this much later")
+
+    @model_validator(mode="after")
+    def _enabled_follows_url(self) -> Self:
+        if "enabled" not in self.model_fields_set:
+            self.enabled = bool(self.url)
+        elif self.enabled and not self.url:
+            raise ValueError("ESB_CRM__URL is required when the CRM adapter is enabled")
+        return self

@@ -1,0 +1,226 @@
+"""A CRM on loopback speaking our REST dialect, for the demo and the tests.
+
+::
+
+    with CrmSimulator() as sim:          # the built-in seed (simdata.CrmData.seed)
+        settings = CrmSettings(url=sim.url, token=sim.token)
+        ...
+        assert len(sim.data.interactions) == 1      # what the CRM's history shows
+        sim.data.received                             # every call log written, repeats too
+
+A real HTTP server (FastAPI under uvicorn in a background thread) with token
+auth. Switches for the reliability tests: :meth:`~CrmSimulator.slow` answers
+late, :meth:`~CrmSimulator.fail` answers with an HTTP error (503 by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from adapters.crm.mapping import e164
+from adapters.crm.simdata import CrmData, Record
+from adapters.crm.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+__all__ = ["CrmSimulator"]
+
+
+@dataclass
+class _Switch:
+    kind: str
+    times: int | None
+    seconds: float = 0.0
+    status: int = 503
+
+    def applies(self) -> bool:
+        if self.times is None:
+            return True
+        if self.times <= 0:
+            return False
+        self.times -= 1
+        return True
+
+
+class CrmSimulator:
+    def __init__(self, data: CrmData | None = None, *, token: str = "crm-token",
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.data = data or CrmData.seed()
+        self.token = token
+        self.calls: Counter[str] = Counter()
+        """Requests per ``METHOD /path-template``."""
+        self._switches: list[_Switch] = []
+        self._lock = threading.Lock()
+        self._socket = socket.create_server((host, port))
+        self._server = uvicorn.Server(uvicorn.Config(
+            self.app(), log_level="warning", lifespan="off", access_log=False))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> CrmSimulator:
+        self._thread = threading.Thread(target=self._server.run,
+                                        kwargs={"sockets": [self._socket]},
+                                        name="crm-simulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the CRM simulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._socket.close()
+
+    def __enter__(self) -> CrmSimulator:
+        return self.start()
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None
+                 ) -> None:
+        self.stop()
+
+    # -- switches -------------------------------------------------------------
+
+    def slow(self, seconds: float, *, times: int | None = None) -> None:
+        """Answer the next ``times`` requests (all when None) after ``seconds``."""
+        with self._lock:
+            self._switches.append(_Switch("slow", times, seconds=seconds))
+
+    def fail(self, status: int = 503, *, times: int | None = None) -> None:
+        """Answer the next ``times`` requests (all when None) with HTTP ``status``."""
+        with self._lock:
+            self._switches.append(_Switch("fail", times, status=status))
+
+    def clear(self) -> None:
+        """Back to normal service."""
+        with self._lock:
+            self._switches.clear()
+
+    def _active(self, kind: str) -> _Switch | None:
+        with self._lock:
+            return next((s for s in self._switches if s.kind == kind and s.applies()), None)
+
+    # -- the CRM's side of a webhook --------------------------------------------
+
+    def customer_webhook(self, secret: str, customer_id: str, event: str = "customer.updated",
+                         *, changed_fields: list[str] | None = None,
+                         timestamp: float | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers the CRM would POST for a change of ``customer_id``."""
+        with self.data.lock:
+            customer = self.data.view(self.data.customers[customer_id])
+        body = json.dumps({"event": event, "customer": customer,
+                           "changed_fields": changed_fields or []},
+                          ensure_ascii=False).encode()
+        stamp = str(int(time.time() if timestamp is None else timestamp))
+        return body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
+                      "Content-Type": "application/json"}
+
+    # -- the HTTP API -----------------------------------------------------------
+
+    def app(self) -> FastAPI:
+        app = FastAPI(title="CRM simulator")
+        data = self.data
+
+        @app.middleware("http")
+        async def gate(request: Request,
+                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            route = f"{request.method} {request.url.path}"
+            with self._lock:
+                self.calls[route] += 1
+            if request.headers.get("Authorization") != f"Bearer {self.token}":
+                return JSONResponse({"detail": "bad or missing token"}, status_code=401)
+            slow = self._active("slow")
+            if slow:
+                await asyncio.sleep(slow.seconds)
+            broken = self._active("fail")
+            if broken:
+                return JSONResponse({"detail": "simulated failure"}, status_code=broken.status)
+            return await call_next(request)
+
+        @app.get("/api/v1/customers")
+        def search(phone: str | None = None, inn: str | None = None) -> dict[str, Any]:
+            if phone is None and inn is None:
+                raise HTTPException(400, "search by phone or inn")
+            number = e164(phone) if phone is not None else None
+            if phone is not None and number is None:
+                raise HTTPException(400, "phone is not a number")
+            return {"items": data.find(phone=number, inn=inn)}
+
+        @app.get("/api/v1/customers/{customer_id}")
+        def card(customer_id: str) -> Record:
+            found = data.card(customer_id)
+            if found is None:
+                raise HTTPException(404, f"no customer {customer_id}")
+            return found
+
+        @app.put("/api/v1/interactions/{external_id}")
+        def put_interaction(external_id: str, body: Record, response: Response) -> Record:
+            if body.get("external_id", external_id) != external_id:
+                raise HTTPException(422, "external_id differs from the path")
+            if not body.get("started_at"):
+                raise HTTPException(422, "started_at is required")
+            stored, created = data.put_interaction(external_id, body)
+            response.status_code = 201 if created else 200
+            return stored
+
+        @app.post("/api/v1/tasks")
+        def add_task(body: Record, response: Response,
+                     idempotency_key: str | None = Header(None)) -> Record:
+            if not body.get("title") or not body.get("assignee_id"):
+                raise HTTPException(422, "title and assignee_id are required")
+            task, created = data.add_task(idempotency_key, body)
+            response.status_code = 201 if created else 200
+            return task
+
+        @app.get("/api/v1/tasks")
+        def tasks() -> dict[str, Any]:
+            with data.lock:
+                return {"items": list(data.tasks)}
+
+        return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m adapters.crm.simulator [--port N] [--token T]``: serve until killed.
+
+    Prints the base URL on the first line, for scripts that start it.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A CRM on loopback (our REST dialect)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=34020)
+    parser.add_argument("--token", default="crm-token")
+    options = parser.parse_args(argv)
+    simulator = CrmSimulator(token=options.token, host=options.host, port=options.port)
+    print(simulator.url, flush=True)
+    simulator.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        simulator.stop()
+
+
+if __name__ == "__main__":
+    main()
