@@ -62,7 +62,6 @@ async def _topology() -> list[dict[str, Any]]:
 
 
 cli.add_command(serve.run)
-cli.add_command(serve.demo)
 cli.add_command(messages.messages)
 cli.add_command(dead_letters.dlq)
 cli.add_command(schemas.schemas)

@@ -1,12 +1,14 @@
-"""``esb run`` and ``esb demo``: the bus, its plug-ins and the HTTP API in one process."""
+"""``esb run``: the bus, its plug-ins and the HTTP API in one process.
+
+:func:`serve` is also what other compositions (the ``demo`` package's ``esb demo``) run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import click
 import uvicorn
@@ -14,23 +16,23 @@ import uvicorn
 from bus.adapters import AdapterHost, discover
 from bus.api.app import create_app
 from bus.app import Bus
+from bus.router import Router
 from bus.settings import Settings, load_settings
 
-__all__ = ["build_bus", "demo", "run"]
+__all__ = ["build_bus", "run", "serve"]
 
 
-def build_bus(settings: Settings, *, with_demo: bool = False) -> tuple[Bus, AdapterHost]:
-    """A bus with every discovered adapter built on it (broken ones reported and skipped)."""
+def build_bus(settings: Settings, *, routers: Sequence[Router] = ()) -> tuple[Bus, AdapterHost]:
+    """A bus with every discovered adapter built on it (broken ones reported and skipped),
+    and the given routers included."""
     bus = Bus(settings, source="esb")
     host = AdapterHost(bus, discover())
     host.build()
     for loaded in host.adapters:
         if loaded.error:
             click.echo(f"adapter {loaded.name} skipped: {loaded.error}", err=True)
-    if with_demo:
-        from bus.demo import router as demo_router
-
-        bus.include(demo_router)
+    for router in routers:
+        bus.include(router)
     return bus, host
 
 
@@ -51,19 +53,15 @@ def _signals_end_serving_only() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _serve(settings: Settings, *, with_demo: bool) -> None:
-    bus, adapters = build_bus(settings, with_demo=with_demo)
+async def serve(settings: Settings, *, routers: Sequence[Router] = ()) -> None:
+    """Serve the bus, its adapters, ``routers`` and the API until SIGTERM/SIGINT."""
+    bus, adapters = build_bus(settings, routers=routers)
     server = uvicorn.Server(uvicorn.Config(
         create_app(bus, adapters), host=settings.api.host, port=settings.api.port,
         log_level="warning", lifespan="off",
     ))
     async with bus:
         await adapters.start()
-        traffic = None
-        if with_demo:
-            from bus.demo import generate_calls
-
-            traffic = asyncio.get_running_loop().create_task(generate_calls(bus))
         base = f"http://{settings.api.host}:{settings.api.port}"
         click.echo(f"Telecom ESB is running on {type(bus.transport).__name__}"
                    f" with {len(bus.subscriptions)} subscriptions.")
@@ -76,9 +74,6 @@ async def _serve(settings: Settings, *, with_demo: bool) -> None:
             with _signals_end_serving_only():
                 await server.serve()
         finally:
-            if traffic is not None:
-                traffic.cancel()
-                await asyncio.gather(traffic, return_exceptions=True)
             click.echo("stopping: settling in-flight messages and flushing the journal")
             await adapters.stop()
 
@@ -93,16 +88,5 @@ def run(host: str | None, port: int | None) -> None:
         settings.api.host = host
     if port is not None:
         settings.api.port = port
-    asyncio.run(_serve(settings, with_demo=False))
+    asyncio.run(serve(settings))
 
-
-@click.command()
-@click.option("--port", type=int, default=None, help="API port (default 8080).")
-def demo(port: int | None) -> None:
-    """Run the embedded default: in-memory broker, SQLite, demo call traffic."""
-    os.environ.setdefault("ESB_BROKER_URL", "memory://")
-    os.environ.setdefault("ESB_DATABASE_URL", "sqlite:///var/demo.db")
-    settings = load_settings()
-    if port is not None:
-        settings.api.port = port
-    asyncio.run(_serve(settings, with_demo=True))

@@ -10,8 +10,11 @@ from tests.esb_processes import Deployment, EsbProcess
 
 @pytest.fixture(scope="package")
 def demo_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsbProcess]:
-    """``esb demo`` on a throwaway durable broker and database: call traffic every 2 s."""
-    bus = EsbProcess(Deployment.in_directory(tmp_path_factory.mktemp("demo")), "demo")
+    """``esb demo`` on a throwaway durable broker and database, its simulated PBX fast:
+    two calls a second, each played 30 times faster than life (ended in a few seconds)."""
+    deployment = Deployment.in_directory(tmp_path_factory.mktemp("demo"))
+    bus = EsbProcess(deployment, "demo",
+                     env=deployment.env(ESB_DEMO__RATE="2", ESB_DEMO__SPEED="30"))
     bus.start()
     yield bus
     exit_code = bus.stop()

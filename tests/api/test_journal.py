@@ -11,11 +11,12 @@ from tests.esb_processes import eventually
 
 
 def processed_call(api: httpx.Client) -> dict[str, Any] | None:
-    """The newest demo pbx.call.ended.v1 that the call log has processed, if any yet."""
+    """The newest pbx.call.ended.v1 from the PBX adapter (on the demo's AMI simulator)
+    that the CRM stand-in call log has processed, if any yet."""
     messages = api.get("/v1/messages", params={"type_prefix": "pbx.call", "limit": 100}).json()
     message: dict[str, Any]
     for message in messages["messages"]:
-        if message["source"] == "demo-pbx" and any(
+        if message["source"] == "pbx" and any(
                 event["status"] == "processed" for event in message["events"]):
             return message
     return None
@@ -58,7 +59,7 @@ def test_one_message_shows_the_path_it_took(api: httpx.Client, call: dict[str, A
 def test_a_call_is_found_by_the_callers_phone_as_a_person_would_type_it(
     api: httpx.Client, call: dict[str, Any],
 ) -> None:
-    caller = call["payload"]["caller_number"]  # +7916NNNNNNN
+    caller = call["payload"]["caller_number"]  # +7NNNNNNNNNN: the demo callers are E.164
     typed = f"8 ({caller[2:5]}) {caller[5:8]}-{caller[8:10]}-{caller[10:]}"
 
     for key in (caller, typed):
