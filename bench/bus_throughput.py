@@ -87,9 +87,17 @@ def _events(count: int) -> list[Envelope]:
     ]
 
 
-async def _publish(bus: Bus, events: list[Envelope]) -> None:
-    for first in range(0, len(events), 500):
-        await bus.publish_many(events[first:first + 500])
+async def _publish(bus: Bus, events: list[Envelope], *, batch: int = 250,
+                   in_flight: int = 4) -> None:
+    """Batches of ``batch`` with ``in_flight`` batches awaiting confirms at once, as a busy
+    adapter publishes: the next batch goes out while the broker confirms the last."""
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(first: int) -> None:
+        async with gate:
+            await bus.publish_many(events[first:first + batch])
+
+    await asyncio.gather(*(one(first) for first in range(0, len(events), batch)))
 
 
 def _publisher_process(url: str, prefix: str, database: str, count: int,
