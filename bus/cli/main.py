@@ -29,8 +29,11 @@ def cli(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    if not verbose:  # pika narrates every connection step at INFO
-        logging.getLogger("pika").setLevel(logging.WARNING)
+    if not verbose:
+        # pika narrates every connection step at INFO; httpx logs every request URL,
+        # and look-up URLs carry phone numbers
+        for chatty in ("pika", "httpx"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     install_log_masking()
 
 
