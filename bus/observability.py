@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from bus.envelope import Envelope
 from bus.journal import Journal, JournalQuery
+from bus.journal.retention import prune_journal
 from bus.settings import Settings
 from bus.telemetry import Metrics, Tracing
 from bus.telemetry.meters import meter_provider
@@ -45,7 +46,10 @@ class Observability:
 
     def chores(self) -> list[tuple[str, Callable[[], int]]]:
         """Clean-ups for :class:`~bus.delivery.housekeeping.Housekeeping` (journal retention)."""
-        return []
+        if self.journal is None:
+            return []
+        days = self.settings.journal.retention_days
+        return [("journal", lambda: prune_journal(self.engine, days))]
 
     def start(self) -> None:
         if self.journal is not None:

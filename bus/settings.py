@@ -45,6 +45,7 @@ class DeliverySettings(BaseModel):
 
 class JournalSettings(BaseModel):
     enabled: bool = True
+    retention_days: float = Field(30.0, gt=0, description="messages kept in the journal")
     batch_size: int = Field(500, ge=1)
     flush_interval: float = Field(0.2, gt=0)
     store_payload: bool = True

@@ -47,7 +47,8 @@ async def make_bus(broker_url: str, tmp_path: Path, unique: str) -> AsyncIterato
     started: list[Bus] = []
 
     async def factory(
-        *routers: Router, source: str = "test", start: bool = True, **delivery: object
+        *routers: Router, source: str = "test", start: bool = True,
+        journal: dict[str, object] | None = None, **delivery: object,
     ) -> Bus:
         settings = Settings(
             broker_url=broker_url,
@@ -56,6 +57,7 @@ async def make_bus(broker_url: str, tmp_path: Path, unique: str) -> AsyncIterato
             queue_prefix=unique,
             instance=f"{unique}-{len(started)}",
             delivery={"retry_delays": (0.2,), **delivery},
+            journal=journal or {},
         )
         bus = Bus(settings, source=source)
         for router in routers:
