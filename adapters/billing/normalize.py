@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
+from bus.phones import to_e164
 
 __all__ = [
     "currency_code", "email", "inn", "money", "number_candidates", "passport", "phone",
@@ -27,7 +27,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(\.[A-Za-z0-9\-]{1,63}){0,8}"
                     r"\.[A-Za-z][A-Za-z0-9\-]{1,62}$")
 _DOCUMENT_CODE = re.compile(r"^[0-9A-Za-zА-ЯЁа-яё\-]{1,16}$")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _RUBLES = {"руб", "руб.", "р", "р.", "₽", "rub", "rur", "рубль", "рублей"}
 _CYRILLIC = dict(zip(
     "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ",
@@ -74,17 +73,7 @@ def passport(series: Any, number: Any, issued_on: Any = None, issued_by: Any = N
 
 def phone(value: Any, region: str = "RU") -> str | None:
     """One number in E.164 (``+79512704979``), or None if it is not a possible number."""
-    raw = str(value or "").strip()
-    if not re.search(r"[0-9]{5}", re.sub(r"[\s()\-.]", "", raw)):
-        return None
-    try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return formatted if _E164.match(formatted) else None
+    return to_e164(value, region)
 
 
 def phones(value: Any) -> list[tuple[str, str]]:

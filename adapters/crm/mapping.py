@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import phonenumbers
+from bus.phones import to_e164
 
 __all__ = [
     "call_interaction", "call_phone", "callback_task", "crm_customer", "crm_interaction",
@@ -27,7 +27,6 @@ __all__ = [
 
 Record = Mapping[str, Any]
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _IDENTIFIER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:@/+=\-]{0,127}$")
 SEGMENTS = frozenset({"consumer", "sme", "corporate", "vip", "government", "other"})
 PHONE_LABELS = frozenset({"mobile", "home", "work", "fax", "other"})
@@ -40,17 +39,7 @@ SUBJECTS = {"inbound": "Inbound call", "outbound": "Outbound call", "internal": 
 
 def e164(value: Any, region: str = "RU") -> str | None:
     """A phone number as typed (``8 (912) 345-67-89``) in E.164, or None if it is not one."""
-    raw = str(value or "").strip()
-    if len(re.sub(r"[^0-9]", "", raw)) < 5:
-        return None
-    try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return number if _E164.match(number) else None
+    return to_e164(value, region)
 
 
 # -- customers --------------------------------------------------------------------

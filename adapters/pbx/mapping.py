@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import phonenumbers
+from bus.phones import to_e164 as phones_e164
 
 __all__ = [
     "DEFAULT_EXTENSION_PATTERN",
@@ -106,15 +106,7 @@ def to_e164(raw: str | None, region: str = "RU") -> str | None:
     """The number in E.164 (``89123456789`` -> ``+79123456789``), or None when it is not a
     valid public number (withheld, an internal extension, garbage)."""
     number = caller_number(raw)
-    if number is None:
-        return None
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None if number is None else phones_e164(number, region, valid_only=True)
 
 
 def short_text(value: str | None, limit: int = 256) -> str | None:
