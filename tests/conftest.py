@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bus.app import Bus
+from bus.envelope import Envelope
 from bus.router import Router
 from bus.settings import Settings
 from bus.transport import transport_for
@@ -85,3 +86,15 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def collector(*patterns: str) -> tuple[Router, list[Envelope]]:
+    """A subscriber that keeps every message of ``patterns`` it receives."""
+    router = Router(source="test")
+    received: list[Envelope] = []
+
+    @router.subscriber("collect", *patterns)
+    async def collect(envelope: Envelope) -> None:
+        received.append(envelope)
+
+    return router, received

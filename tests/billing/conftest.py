@@ -16,7 +16,6 @@ from adapters.billing.settings import BillingSettings
 from adapters.billing.simdata import BillingData
 from adapters.billing.simulator import BillingSimulator
 from bus.app import Bus
-from bus.envelope import Envelope
 from bus.router import Router
 from tests.conftest import BusFactory
 
@@ -79,15 +78,3 @@ async def billing_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
     yield factory
     for adapter in running:
         await adapter.stop()
-
-
-def collector(*patterns: str) -> tuple[Router, list[Envelope]]:
-    """A subscriber that keeps every message of ``patterns`` it receives."""
-    router = Router(source="test")
-    received: list[Envelope] = []
-
-    @router.subscriber("collect", *patterns)
-    async def collect(envelope: Envelope) -> None:
-        received.append(envelope)
-
-    return router, received

@@ -11,8 +11,8 @@ from adapters.billing import normalize as norm
 from adapters.billing.simdata import BillingData
 from adapters.billing.simulator import BillingSimulator
 from bus.schema import default_registry
-from tests.billing.conftest import AdapterFactory, collector, settings_for
-from tests.conftest import eventually
+from tests.billing.conftest import AdapterFactory, settings_for
+from tests.conftest import collector, eventually
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ import pytest
 from adapters.billing.simulator import BillingSimulator
 from bus.envelope import Envelope
 from bus.errors import ExternalSystemUnavailable
-from tests.billing.conftest import AdapterFactory, collector, settings_for
-from tests.conftest import eventually
+from tests.billing.conftest import AdapterFactory, settings_for
+from tests.conftest import collector, eventually
 
 pytestmark = pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
 

@@ -11,7 +11,6 @@ from adapters.crm.adapter import CrmAdapter
 from adapters.crm.settings import CrmSettings
 from adapters.crm.simulator import CrmSimulator
 from bus.app import Bus
-from bus.envelope import Envelope
 from bus.router import Router
 from tests.conftest import BusFactory
 
@@ -54,16 +53,6 @@ async def crm_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
         await adapter.stop()
 
 
-def collector(*patterns: str) -> tuple[Router, list[Envelope]]:
-    """A subscriber that keeps every message of ``patterns`` it receives."""
-    router = Router(source="test")
-    received: list[Envelope] = []
-
-    @router.subscriber("collect", *patterns)
-    async def collect(envelope: Envelope) -> None:
-        received.append(envelope)
-
-    return router, received
 
 
 def ended_call(linkedid: str = "1710224107.1837", caller: str | None = "89123456789",

@@ -8,8 +8,8 @@ import pytest
 
 from adapters.crm.simulator import CrmSimulator
 from bus.envelope import Envelope
-from tests.conftest import eventually
-from tests.crm.conftest import AdapterFactory, collector, ended_call, settings_for
+from tests.conftest import collector, eventually
+from tests.crm.conftest import AdapterFactory, ended_call, settings_for
 
 ENDED = "pbx.call.ended.v1"
 LOGGED = "crm.interaction.logged.v1"

@@ -16,8 +16,8 @@ from bus.adapters import AdapterHost
 from bus.adapters.registry import LoadedAdapter
 from bus.api.app import create_app
 from bus.envelope import Envelope
-from tests.conftest import eventually
-from tests.crm.conftest import SECRET, AdapterFactory, collector, settings_for
+from tests.conftest import collector, eventually
+from tests.crm.conftest import SECRET, AdapterFactory, settings_for
 
 CHANGED = "crm.customer.changed.v1"
 PATH = "/v1/adapters/crm/webhooks/customer"
