@@ -64,6 +64,11 @@ class Adapter:
 
     manifest: ClassVar[AdapterManifest]
     router: ClassVar[Router] = Router()
+    #: Where the bus API mounts :meth:`api_routes`; ``None`` means
+    #: ``/v1/adapters/<name>``. Components that serve a public face of their own
+    #: (the unified window at ``/v1/customers``, the synchronizer at ``/v1/sync``)
+    #: set it.
+    api_prefix: ClassVar[str | None] = None
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         self.settings = settings
@@ -76,7 +81,8 @@ class Adapter:
     def api_routes(self) -> APIRouter | None:
         """HTTP endpoints of the adapter (webhooks in), or None.
 
-        The bus API mounts them under ``/v1/adapters/<name>/``.
+        The bus API mounts them under ``/v1/adapters/<name>/``, or under
+        :attr:`api_prefix` when the class sets one.
         """
         return None
 

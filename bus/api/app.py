@@ -31,5 +31,6 @@ def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
     for loaded in app.state.adapters.adapters:
         routes = loaded.instance.api_routes() if loaded.instance is not None else None
         if routes is not None:
-            app.include_router(routes, prefix=f"/v1/adapters/{loaded.name}")
+            prefix = type(loaded.instance).api_prefix or f"/v1/adapters/{loaded.name}"
+            app.include_router(routes, prefix=prefix)
     return app
