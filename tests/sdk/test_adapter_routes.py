@@ -1,4 +1,4 @@
-"""An adapter's own HTTP routes (webhooks in) are mounted under /v1/adapters/<name>/."""
+"""An adapter's own HTTP routes are mounted under /v1/adapters/<name>/ or its api_prefix."""
 
 from __future__ import annotations
 
@@ -46,3 +46,25 @@ async def test_adapter_routes_are_mounted_under_their_name_and_others_add_none(
 
     assert hooked.json() == {"sender": "ops"}
     assert plain.status_code == 404
+
+
+class FrontDoorNotifier(HookedNotifier):
+    api_prefix = "/v1/notifier"
+
+
+@pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
+async def test_a_component_with_an_api_prefix_is_mounted_there_instead(
+    make_bus: BusFactory,
+) -> None:
+    bus = await make_bus(start=False)
+    instance = FrontDoorNotifier(NotifierSettings(sender="desk"), bus)
+    app = create_app(bus, AdapterHost(bus, [LoadedAdapter("front", FrontDoorNotifier,
+                                                          instance=instance)]))
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://esb") as client:
+        mounted = await client.post("/v1/notifier/hooks/ping")
+        default = await client.post("/v1/adapters/front/hooks/ping")
+
+    assert mounted.json() == {"sender": "desk"}
+    assert default.status_code == 404
