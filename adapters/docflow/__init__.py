@@ -1,2 +1,3 @@
-"""The docflow adapter. Its contract, client, mapping, handlers and simulator arrive with
-the adapters issue; the package exists so the layout shows the architecture."""
+"""The document flow over CMIS 1.1 (browser binding): a customer's documents, registering
+signed documents, a polled change feed, content through the bus API. See
+docs/docflow-adapter.md."""

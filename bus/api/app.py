@@ -31,6 +31,8 @@ def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
     for loaded in app.state.adapters.adapters:
         routes = loaded.instance.api_routes() if loaded.instance is not None else None
         if routes is not None:
-            prefix = type(loaded.instance).api_prefix or f"/v1/adapters/{loaded.name}"
+            prefix = type(loaded.instance).api_prefix  # "": the routes carry full paths
+            if prefix is None:
+                prefix = f"/v1/adapters/{loaded.name}"
             app.include_router(routes, prefix=prefix)
     return app
