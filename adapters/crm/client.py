@@ -8,6 +8,9 @@ Endpoints (all under ``/api/v1``, ``Authorization: Bearer <token>``):
 ``GET  /customers/{id}``                the card: manager, segment, interactions
 ``PUT  /interactions/{external_id}``    write a call log; 201 new, 200 already there
 ``POST /tasks`` + ``Idempotency-Key``   create a task; a repeated key returns the first
+``PATCH /interactions/{external_id}``  the agent's result and notes; 404 if not logged
+``POST /activities`` + ``Idempotency-Key``  an activity (click-to-call outcome), once per key
+``POST /customers`` + ``Idempotency-Key``   a lead for a new caller, once per key
 =====================================  ==============================================
 
 Errors say what the bus should do: network errors, timeouts, 5xx, 408 and 429
@@ -74,9 +77,30 @@ class CrmClient:
         found = await self._call("GET", "/customers", params={"inn": inn})
         return list(found.get("items") or [])
 
-    async def get_customer(self, customer_id: str) -> Record:
-        """The customer's card (responsible manager, segment, interactions); NotFound if none."""
-        result: Record = await self._call("GET", f"/customers/{quote(customer_id, safe='')}")
+    async def get_customer(self, customer_id: str, interactions: int | None = None) -> Record:
+        """The customer's card (responsible manager, segment, open deals/requests, last
+        interactions); NotFound if none."""
+        params = {"interactions": interactions} if interactions is not None else None
+        result: Record = await self._call(
+            "GET", f"/customers/{quote(customer_id, safe='')}", params=params)
+        return result
+
+    async def create_customer(self, body: Mapping[str, Any], key: str) -> tuple[Record, bool]:
+        """Create a customer (a lead) once per idempotency ``key``: (it, whether new)."""
+        response = await self._send("POST", "/customers", json=dict(body),
+                                    headers={"Idempotency-Key": key})
+        return response.json(), response.status_code == 201
+
+    async def annotate_interaction(self, external_id: str, body: Mapping[str, Any]) -> Record:
+        """Write the agent's result and notes into a call log; NotFound if it is not there."""
+        result: Record = await self._call(
+            "PATCH", f"/interactions/{quote(external_id, safe='')}", json=dict(body))
+        return result
+
+    async def add_activity(self, body: Mapping[str, Any], key: str) -> Record:
+        """Add an activity (a click-to-call outcome) once per idempotency ``key``."""
+        result: Record = await self._call("POST", "/activities", json=dict(body),
+                                          headers={"Idempotency-Key": key})
         return result
 
     async def put_interaction(self, body: Mapping[str, Any]) -> tuple[Record, bool]:

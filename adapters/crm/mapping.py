@@ -20,9 +20,9 @@ from typing import Any
 from bus.phones import to_e164
 
 __all__ = [
-    "call_interaction", "call_phone", "callback_task", "crm_customer", "crm_interaction",
-    "customer", "customer_changed", "e164", "interaction", "interaction_id", "is_missed",
-    "manager",
+    "call_interaction", "call_phone", "callback_task", "card", "card_manager", "crm_customer",
+    "crm_interaction", "customer", "customer_changed", "deal", "e164", "interaction",
+    "interaction_id", "is_missed", "lead_customer", "manager", "originate_activity",
 ]
 
 Record = Mapping[str, Any]
@@ -122,6 +122,75 @@ def customer_changed(event: Record, *, region: str = "RU") -> dict[str, Any]:
     return payload
 
 
+def lead_customer(lead: Record) -> dict[str, Any]:
+    """``crm.lead.requested.v1`` as a new customer of our CRM (a lead from a call)."""
+    return {"type": "person", "last_name": None, "first_name": None, "segment": None,
+            "status": "active", "source": "call", "region": lead.get("region"),
+            "manager": {"id": lead["manager_id"]},
+            "phones": [{"number": lead["phone"], "type": "mobile"}], "emails": [],
+            "call_id": lead.get("linkedid")}
+
+
+def card_manager(crm: Record | None) -> dict[str, Any] | None:
+    """The responsible manager as the card shows it: id, name, extension."""
+    if not crm or not _identifier(crm.get("id")):
+        return None
+    name = " ".join(n for n in (_text(crm.get("last_name")), _text(crm.get("first_name")))
+                    if n) or str(crm["id"])
+    extension = str(crm.get("extension") or "")
+    return {"id": str(crm["id"]), "name": name[:256],
+            "extension": extension if re.fullmatch(r"[0-9]{2,10}", extension) else None}
+
+
+def deal(crm: Record) -> dict[str, Any]:
+    """An open deal or request of our CRM as the card shows it."""
+    amount = crm.get("amount")
+    return {
+        "id": str(crm["id"]),
+        "kind": "request" if crm.get("kind") == "request" else "deal",
+        "title": _text(crm.get("title")) or str(crm["id"]),
+        "stage": _text(crm.get("stage")),
+        "amount": ({"amount": str(amount), "currency": str(crm.get("currency") or "RUB")}
+                   if amount not in (None, "") else None),
+        "opened_at": crm.get("opened_at") or None,
+    }
+
+
+def card(crm: Record, *, region: str = "RU", interactions: int = 10) -> dict[str, Any]:
+    """``GET /customers/{id}`` (customer, manager, deals, interactions) as the card of
+    ``crm.card.replied.v1``."""
+    found = customer(crm, region=region)
+    return {
+        "customer": found,
+        "manager": card_manager(crm.get("manager")),
+        "segment": found["segment"],
+        "deals": [deal(d) for d in crm.get("deals") or []],
+        "interactions": [interaction(i) for i in (crm.get("interactions") or [])[:interactions]],
+    }
+
+
+def originate_activity(reply: Record) -> dict[str, Any]:
+    """A ``pbx.originate.replied.v1`` payload as an activity of our CRM (the click-to-call's
+    outcome, on the CRM record it was asked from)."""
+    entity = reply.get("crm_entity") or {}
+    who = reply.get("requested_by") or {}
+    accepted = reply.get("status") == "accepted"
+    return {
+        "kind": "click_to_call",
+        "subject": (f"Click-to-call {reply['number']} from {reply['agent_extension']}: "
+                    + ("the agent's phone is ringing" if accepted
+                       else f"failed ({reply.get('reason') or 'no reason given'})")),
+        "status": reply.get("status"),
+        "reason": reply.get("reason"),
+        "call_id": reply.get("call_id"),
+        "agent_extension": reply.get("agent_extension"),
+        "phone": reply.get("number"),
+        "entity_type": entity.get("type"),
+        "entity_id": entity.get("id"),
+        "user_id": who.get("user_id"),
+    }
+
+
 # -- interactions -----------------------------------------------------------------
 
 
@@ -216,6 +285,7 @@ def interaction(crm: Record) -> dict[str, Any]:
         ("called_number", participants.get("called")), ("queue", participants.get("queue")),
         ("answered_by_extension", participants.get("answered_by")),
         ("ended_at", crm.get("ended_at")), ("agent_result", crm.get("result")),
+        ("agent_extension", crm.get("agent_extension")),
     ) if value not in (None, "")}
     if participants.get("ring_targets"):
         attributes["ring_targets"] = ",".join(participants["ring_targets"])

@@ -9,7 +9,11 @@
         sim.data.received                             # every call log written, repeats too
 
 A real HTTP server (FastAPI under uvicorn in a background thread) with token
-auth. Switches for the reliability tests: :meth:`~CrmSimulator.slow` answers
+auth, speaking two dialects over one store: ours under ``/api/v1`` (``Authorization:
+Bearer <token>``) and Bitrix24's under ``/rest/1/<token>/<method>``
+(:mod:`adapters.crm.sim_bitrix`; ``sim.bitrix.calls`` are the registered calls).
+Seeded with the built-in seed or a datagen directory (``CrmData.from_directory``).
+Switches for the reliability tests: :meth:`~CrmSimulator.slow` answers
 late, :meth:`~CrmSimulator.fail` answers with an HTTP error (503 by default).
 """
 
@@ -25,12 +29,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.crm.mapping import e164
+from adapters.crm.sim_bitrix import BitrixDialect, bitrix_router
 from adapters.crm.simdata import CrmData, Record
 from adapters.crm.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -60,6 +66,7 @@ class CrmSimulator:
         self.token = token
         self.calls: Counter[str] = Counter()
         """Requests per ``METHOD /path-template``."""
+        self.bitrix = BitrixDialect(self.data)
         self._switches: list[_Switch] = []
         self._lock = threading.Lock()
         self._socket = socket.create_server((host, port))
@@ -71,6 +78,11 @@ class CrmSimulator:
     def url(self) -> str:
         host, port = self._socket.getsockname()[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def bitrix_webhook(self) -> str:
+        """``ESB_CRM__TOKEN`` of the bitrix24 profile: ``<user id>/<webhook code>``."""
+        return f"1/{self.token}"
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -135,6 +147,31 @@ class CrmSimulator:
         return body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
                       "Content-Type": "application/json"}
 
+    def click_to_call_webhook(self, secret: str, agent_extension: str, number: str, *,
+                              user_id: str = "17", entity: dict[str, str] | None = None,
+                              timestamp: float | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers the CRM would POST when a user clicks a number."""
+        body = json.dumps({"event": "call.requested", "agent_extension": agent_extension,
+                           "number": number, "user_id": user_id, "entity": entity},
+                          ensure_ascii=False).encode()
+        stamp = str(int(time.time() if timestamp is None else timestamp))
+        return body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
+                      "Content-Type": "application/json"}
+
+    def bitrix_event(self, application_token: str, event: str, fields: dict[str, Any],
+                     *, data_key: str = "FIELDS") -> tuple[bytes, dict[str, str]]:
+        """The form Bitrix24 POSTs an event handler (``event``, ``data[FIELDS][ID]``, ``ts``,
+        ``auth[application_token]``...); ``data_key=""`` puts ``fields`` right under
+        ``data`` (``ONEXTERNALCALLSTART``)."""
+        prefix = f"data[{data_key}]" if data_key else "data"
+        pairs = [("event", event), ("event_handler_id", "7")]
+        pairs += [(f"{prefix}[{k}]", str(v)) for k, v in fields.items()]
+        pairs += [("ts", str(int(time.time()))), ("auth[domain]", "crm.simulator.local"),
+                  ("auth[member_id]", "a223c6b3710f85df22e9377d6c4f7553"),
+                  ("auth[application_token]", application_token)]
+        return urlencode(pairs).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded"}
+
     # -- the HTTP API -----------------------------------------------------------
 
     def app(self) -> FastAPI:
@@ -147,7 +184,8 @@ class CrmSimulator:
             route = f"{request.method} {request.url.path}"
             with self._lock:
                 self.calls[route] += 1
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            bitrix = request.url.path.startswith("/rest/")  # its code is in the path
+            if not bitrix and request.headers.get("Authorization") != f"Bearer {self.token}":
                 return JSONResponse({"detail": "bad or missing token"}, status_code=401)
             slow = self._active("slow")
             if slow:
@@ -166,9 +204,18 @@ class CrmSimulator:
                 raise HTTPException(400, "phone is not a number")
             return {"items": data.find(phone=number, inn=inn)}
 
+        @app.post("/api/v1/customers")
+        def add_customer(body: Record, response: Response,
+                         idempotency_key: str | None = Header(None)) -> Record:
+            if not body.get("phones") and not body.get("emails"):
+                raise HTTPException(422, "a customer needs a phone or an e-mail")
+            stored, created = data.add_customer(idempotency_key, body)
+            response.status_code = 201 if created else 200
+            return stored
+
         @app.get("/api/v1/customers/{customer_id}")
-        def card(customer_id: str) -> Record:
-            found = data.card(customer_id)
+        def card(customer_id: str, interactions: int = 10) -> Record:
+            found = data.card(customer_id, interactions=interactions)
             if found is None:
                 raise HTTPException(404, f"no customer {customer_id}")
             return found
@@ -182,6 +229,24 @@ class CrmSimulator:
             stored, created = data.put_interaction(external_id, body)
             response.status_code = 201 if created else 200
             return stored
+
+        @app.patch("/api/v1/interactions/{external_id}")
+        def annotate(external_id: str, body: Record) -> Record:
+            if body.get("result") not in ("sale", "refusal", "appointment", "other"):
+                raise HTTPException(422, "result is sale, refusal, appointment or other")
+            stored = data.annotate(external_id, body)
+            if stored is None:
+                raise HTTPException(404, f"no call log {external_id}")
+            return stored
+
+        @app.post("/api/v1/activities")
+        def add_activity(body: Record, response: Response,
+                         idempotency_key: str | None = Header(None)) -> Record:
+            if not body.get("kind") or not body.get("subject"):
+                raise HTTPException(422, "kind and subject are required")
+            activity, created = data.add_activity(idempotency_key, body)
+            response.status_code = 201 if created else 200
+            return activity
 
         @app.post("/api/v1/tasks")
         def add_task(body: Record, response: Response,
@@ -197,11 +262,13 @@ class CrmSimulator:
             with data.lock:
                 return {"items": list(data.tasks)}
 
+        app.include_router(bitrix_router(self.bitrix, self.token))
         return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m adapters.crm.simulator [--port N] [--token T]``: serve until killed.
+    """``python -m adapters.crm.simulator [--port N] [--token T] [--data DIR]``: serve until
+    killed.
 
     Prints the base URL on the first line, for scripts that start it.
     """
@@ -211,8 +278,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=34020)
     parser.add_argument("--token", default="crm-token")
+    parser.add_argument("--data", help="a datagen output directory (managers.csv, "
+                        "crm_customers.csv); default: the built-in seed")
     options = parser.parse_args(argv)
-    simulator = CrmSimulator(token=options.token, host=options.host, port=options.port)
+    data = CrmData.from_directory(options.data) if options.data else None
+    simulator = CrmSimulator(data, token=options.token, host=options.host, port=options.port)
     print(simulator.url, flush=True)
     simulator.start()
     try:

@@ -8,16 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
+from fastapi import APIRouter
+
 from adapters.pbx.ami.actions import AmiError
 from adapters.pbx.ami.client import AmiClient
 from adapters.pbx.ami.protocol import AmiMessage
-from adapters.pbx.events import PUBLISHED_TYPES, PbxEvent
+from adapters.pbx.callstore import (
+    CALLS_REPLIED,
+    CALLS_REQUESTED,
+    CallStore,
+    analytics_routes,
+    calls_router,
+)
+from adapters.pbx.events import AGENT_PRESENCE, CALL_ENDED, PUBLISHED_TYPES, PbxEvent
+from adapters.pbx.originate import ORIGINATE_REPLIED, ORIGINATE_REQUESTED, Originator
+from adapters.pbx.originate import router as originate_router
 from adapters.pbx.pipeline import Pipeline, Snapshot
 from adapters.pbx.publisher import PbxPublisher
+from adapters.pbx.routing.api import routing_api
+from adapters.pbx.routing.handlers import ROUTING_CONSUMES, ROUTING_PUBLISHES
+from adapters.pbx.routing.handlers import router as routing_router
+from adapters.pbx.routing.service import RoutingService
 from adapters.pbx.settings import AmiSettings
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
 from bus.router import Router
@@ -31,9 +47,14 @@ class PbxAdapter(Adapter):
     manifest = AdapterManifest(
         name="pbx", version="0.1.0",
         description="Asterisk AMI: calls (ringing, answered, transferred, ended) and presence",
-        publishes=PUBLISHED_TYPES, settings=AmiSettings,
+        consumes=(CALL_ENDED, CALLS_REQUESTED, *ROUTING_CONSUMES, ORIGINATE_REQUESTED),
+        publishes=(*PUBLISHED_TYPES, CALLS_REPLIED, *ROUTING_PUBLISHES, ORIGINATE_REPLIED),
+        settings=AmiSettings,
     )
     router = Router(source="pbx")
+    router.include(calls_router)  # the call store: adapters/pbx/callstore
+    router.include(routing_router)  # who takes a call: adapters/pbx/routing
+    router.include(originate_router)  # click-to-call: adapters/pbx/originate.py
 
     def __init__(self, settings: AdapterSettings, bus: Any) -> None:
         super().__init__(settings, bus)
@@ -48,8 +69,27 @@ class PbxAdapter(Adapter):
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.rebuilds = 0
+        self.routing = RoutingService(settings.routing, bus)
+        self.originator = Originator(self.client, extension_pattern=settings.extension_pattern)
+
+    @functools.cached_property
+    def call_store(self) -> CallStore:
+        """The ended calls (recent calls, analytics), opened on first use: a health check
+        or ``esb adapters check pbx`` needs no database."""
+        return CallStore.for_settings(self.ami_settings, self.bus.engine)
+
+    def provide(self) -> dict[type, object]:
+        return {CallStore: self.call_store, RoutingService: self.routing,
+                Originator: self.originator}
+
+    def api_routes(self) -> APIRouter:
+        routes = APIRouter()
+        routes.include_router(analytics_routes(self.call_store))  # /analytics, /calls
+        routes.include_router(routing_api(self.routing))  # /route, /presence
+        return routes
 
     async def start(self) -> None:
+        await self.routing.start()
         await self.client.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="pbx-call-timeouts")
 
@@ -59,6 +99,7 @@ class PbxAdapter(Adapter):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.client.stop()
+        await self.routing.stop()
 
     async def health(self) -> Health:
         connected = self.client.connected.is_set()
@@ -89,6 +130,7 @@ class PbxAdapter(Adapter):
     # -- the flow ------------------------------------------------------------------
 
     async def _on_events(self, messages: list[AmiMessage]) -> None:
+        self.originator.observe(messages)  # click-to-call outcomes
         async with self._lock:
             events = self.pipeline.feed(messages)
             if self.pipeline.last_event_us is not None:
@@ -96,6 +138,7 @@ class PbxAdapter(Adapter):
             await self._publish(events)
 
     async def _publish(self, events: list[PbxEvent]) -> None:
+        self.routing.observe_presence(e.payload for e in events if e.type == AGENT_PRESENCE)
         await self.publisher.publish(events)
 
     async def _on_login(self, reconnected: bool) -> None:

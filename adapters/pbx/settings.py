@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from adapters.pbx.routing.settings import RoutingSettings
 from bus.adapters import AdapterSettings
 
 __all__ = ["AmiSettings"]
@@ -41,3 +42,9 @@ class AmiSettings(AdapterSettings):
     stable_after: float = Field(30.0, ge=0, description="a session this long resets the backoff")
     sweep_interval: float = Field(30.0, gt=0, description="seconds between call-timeout sweeps")
     max_value_chars: int = Field(64 * 1024, ge=256, description="longer AMI values are cut")
+    routing: RoutingSettings = Field(default_factory=RoutingSettings,
+                                     description="who takes a call: ESB_PBX__ROUTING__*")
+    calls_database_url: str = Field("", description="SQLAlchemy URL of the call store; "
+                                    "empty: the bus's own database (ESB_DATABASE_URL)")
+    calls_timezone: str = Field("UTC", description="IANA time zone of the call analytics' "
+                                "hours and weekdays (applied when a call is stored)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bus.cli import adapters, dead_letters, messages, schemas, serve
+from bus.cli import adapters, asyncapi, dead_letters, messages, schemas, serve
 from bus.cli.output import emit, emit_one
 from bus.settings import load_settings, masked
 
@@ -69,6 +69,7 @@ cli.add_command(messages.messages)
 cli.add_command(dead_letters.dlq)
 cli.add_command(schemas.schemas)
 cli.add_command(adapters.adapters)
+cli.add_command(asyncapi.asyncapi)
 
 
 COMMANDS_GROUP = "esb.commands"

@@ -38,11 +38,14 @@ async def crm_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
     running: list[CrmAdapter] = []
 
     async def factory(settings: CrmSettings, *routers: Router,
+                      before_start: Callable[[Bus], object] | None = None,
                       **delivery: object) -> tuple[Bus, CrmAdapter]:
         bus = await make_bus(CrmAdapter.router, *routers, start=False, **delivery)
         adapter = CrmAdapter(settings, bus)
         for kind, provided in adapter.provide().items():
             bus.provide(kind, provided)
+        if before_start is not None:
+            before_start(bus)  # another adapter on the same bus provides its parts
         await bus.start()
         running.append(adapter)
         await adapter.start()

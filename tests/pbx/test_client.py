@@ -11,7 +11,7 @@ from adapters.pbx.adapter import PbxAdapter
 from adapters.pbx.ami.actions import ActionFailed, AmiConnectionLost
 from adapters.pbx.ami.client import AmiClient
 from adapters.pbx.ami.protocol import AmiMessage
-from tests.conftest import eventually
+from tests.conftest import BusFactory, eventually
 from tests.pbx.ami_server import FakeAmi, Session, block
 from tests.pbx.conftest import ami_settings
 
@@ -159,13 +159,14 @@ async def test_a_handler_that_fails_does_not_cost_the_connection(
     assert "handling 1 AMI events failed" in caplog.text
 
 
-async def test_adapter_health_and_check_report_the_pbx() -> None:
+@pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
+async def test_adapter_health_and_check_report_the_pbx(make_bus: BusFactory) -> None:
     channel = [("Channel", "PJSIP/2001-00000001"), ("Uniqueid", "1.1"), ("Linkedid", "1.1")]
     async with FakeAmi([Session(channels=[channel]), Session()]) as pbx:
         settings = ami_settings(pbx.port)
-        checker = PbxAdapter(settings, bus=None)
+        checker = PbxAdapter(settings, bus=None)  # `esb adapters check` builds it without a bus
         assert await checker.check() == "Asterisk Call Manager/7.0.3: 1 channel(s) up"
-        adapter = PbxAdapter(settings, bus=None)
+        adapter = PbxAdapter(settings, bus=await make_bus(start=False))
         assert not (await adapter.health()).ok
         await adapter.start()
         try:

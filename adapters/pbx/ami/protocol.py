@@ -227,8 +227,8 @@ class AmiParser:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             pass
-        for cut in (1, 2, 3):  # a multi-byte character split by truncation
-            try:
+        for cut in (1, 2, 3) if len(raw) >= self._max_line - 1 else ():
+            try:  # a line cut at the limit may end inside a multi-byte character
                 return raw[:-cut].decode("utf-8")
             except UnicodeDecodeError:
                 continue

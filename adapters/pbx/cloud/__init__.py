@@ -1,0 +1,1 @@
+"""Cloud PBX webhooks (Zadarma) mapped to the same canonical call events as Asterisk."""
