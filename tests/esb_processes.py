@@ -110,14 +110,20 @@ class BusState:
         found = [r for r in self.dead_letters.list(status=None) if r.message_id == message_id]
         return found[0].to_json(with_body=True) if found else None
 
-    def hops(self, message_id: str) -> list[str]:
+    def hops(self, message_id: str, subscriber: str | None = None) -> list[str]:
+        """The statuses of a message's hops; with ``subscriber``, only the hops that
+        subscriber saw (and the publication), as other subscribers handle it too."""
         entry = self.journal.get(message_id)
-        return [event.status for event in entry.events] if entry is not None else []
+        if entry is None:
+            return []
+        return [event.status for event in entry.events
+                if subscriber is None or event.subscriber in (None, subscriber)]
 
-    def wait_for_hop(self, message_id: str, status: str, timeout: float = 15.0) -> list[str]:
+    def wait_for_hop(self, message_id: str, status: str, timeout: float = 15.0,
+                     subscriber: str | None = None) -> list[str]:
         """Wait until the journal shows a hop of ``status``; the message's hops by then."""
         deadline = time.monotonic() + timeout
-        while status not in (hops := self.hops(message_id)):
+        while status not in (hops := self.hops(message_id, subscriber)):
             assert time.monotonic() < deadline, f"no {status} hop of {message_id}: {hops}"
             time.sleep(0.05)
         return hops

@@ -1,4 +1,4 @@
-"""The demo's CRM stand-in call log (``demo.crm_stand_in``) as an adapter, for ``esb run``.
+"""The demo's call-quality check (``demo.call_quality``) as an adapter, for ``esb run``.
 
 It dead-letters a call without a caller number, which gives the DLQ commands
 something real to work on.
@@ -7,7 +7,7 @@ something real to work on.
 from __future__ import annotations
 
 from bus.adapters import Adapter, AdapterManifest
-from demo.crm_stand_in import router as call_log
+from demo.call_quality import router as call_log
 
 
 class CallLogAdapter(Adapter):

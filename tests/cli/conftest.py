@@ -35,9 +35,15 @@ def call_log_adapter(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="package")
 def running_bus(tmp_path_factory: pytest.TempPathFactory, call_log_adapter: str
                 ) -> Iterator[EsbProcess]:
-    """``esb run`` with the call log adapter installed, on a throwaway broker and database."""
+    """``esb run`` with the call log adapter installed, on a throwaway broker and database.
+
+    The components that subscribe to every call (the unified window, the
+    synchronizer, the console) are switched off, so a call's path is the call log's.
+    """
     deployment = Deployment.in_directory(tmp_path_factory.mktemp("bus"))
-    bus = EsbProcess(deployment, "run", env=deployment.env(PYTHONPATH=call_log_adapter))
+    bus = EsbProcess(deployment, "run", env=deployment.env(
+        PYTHONPATH=call_log_adapter, ESB_WINDOW__ENABLED="false", ESB_SYNC__ENABLED="false",
+        ESB_CONSOLE__ENABLED="false"))
     bus.start()
     yield bus
     exit_code = bus.stop()

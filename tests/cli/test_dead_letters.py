@@ -23,6 +23,9 @@ from tests.esb_processes import (
     publish,
 )
 
+CALL_LOG = "esb.demo.call-log"
+"""The subscription that dead-letters calls without a caller number (others take them)."""
+
 
 def dlq(bus: EsbProcess, *args: str) -> list[dict[str, Any]]:
     result = esb("dlq", *args, env=bus.env)
@@ -76,7 +79,8 @@ def test_replay_of_a_fixed_call_is_processed_by_the_running_bus_once(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         f"replayed dead letter {dead_call['id']} to esb.demo.call-log")
-    assert bus_state.wait_for_hop(dead_call["message_id"], "processed") == [
+    assert bus_state.wait_for_hop(dead_call["message_id"], "processed",
+                               subscriber=CALL_LOG) == [
         "published", "dead_lettered", "replayed", "processed"]
     entry = bus_state.journal.get(dead_call["message_id"])
     assert entry is not None
@@ -112,4 +116,4 @@ def test_an_edit_the_bus_would_refuse_is_refused_and_nothing_is_replayed(
     record = bus_state.dead_letter_of(dead_call["message_id"])
     assert record is not None
     assert record["status"] == "dead"
-    assert bus_state.hops(dead_call["message_id"]) == ["published", "dead_lettered"]
+    assert bus_state.hops(dead_call["message_id"], CALL_LOG) == ["published", "dead_lettered"]

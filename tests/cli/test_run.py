@@ -14,10 +14,12 @@ from tests.esb_processes import (
     publish,
 )
 
+CALL_LOG = "esb.demo.call-log"
+
 
 def processed_by_call_log(api: str) -> float | None:
     return metric(httpx.get(f"{api}/metrics").text, "esb_messages_consumed_total",
-                  subscription="esb.demo.call-log", outcome="processed")
+                  subscription=CALL_LOG, outcome="processed")
 
 
 def test_sigterm_stops_the_bus_cleanly_and_nothing_it_did_is_lost(
@@ -36,14 +38,14 @@ def test_sigterm_stops_the_bus_cleanly_and_nothing_it_did_is_lost(
         call = call_ended(caller_number="+79261234567")
         publish(deployment, call)
         eventually(lambda: processed_by_call_log(deployment.api) == 1)
-        assert state.hops(call.id) == ["published"]  # processed, not journaled yet
+        assert state.hops(call.id, CALL_LOG) == ["published"]  # processed, not journaled yet
 
         exit_code = bus.stop()
 
         assert exit_code == 0, bus.output()
         assert "stopping: settling in-flight messages and flushing the journal" in bus.output()
         assert "Traceback" not in bus.output()
-        assert state.hops(call.id) == ["published", "processed"]
+        assert state.hops(call.id, CALL_LOG) == ["published", "processed"]
     finally:
         bus.stop()
         state.close()

@@ -1,0 +1,196 @@
+"""Scatter-gather over the bus: every backend asked in parallel, each with its deadline.
+
+The backends whose key is known are asked at once; when an answer brings new
+keys (the synchronizer's xref names the CRM and billing records), the backends
+still waiting for a key are asked then, with what is left of their deadline.
+Deadlines count from the start of the view, so the view never takes longer
+than the largest one, and a slow or dead backend only costs its own section.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bus.delivery.rpc import RemoteError
+from bus.errors import EsbError, RequestTimeout
+from window.backends import BACKENDS, Backend, reply_fault
+from window.cache import AnswerCache, CachedAnswer
+from window.identity import Identity
+from window.settings import WindowSettings
+
+__all__ = ["Answer", "Gatherer", "Requester", "Status"]
+
+Status = Literal["fresh", "cached", "unavailable"]
+Requester = Callable[[str, Mapping[str, Any], float], Awaitable[Mapping[str, Any]]]
+"""Sends a request of a type with a payload and a timeout; returns the reply's payload."""
+
+log = logging.getLogger(__name__)
+
+_MIN_TIMEOUT = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One section's outcome."""
+
+    backend: Backend
+    status: Status
+    payload: Mapping[str, Any] | None = None
+    reason: str | None = None
+    age: float | None = None
+    fetched_at: float | None = None
+    elapsed: float | None = None
+    request: Mapping[str, Any] | None = None
+    learned: Identity | None = None
+    """The customer's keys this answer names."""
+
+    @property
+    def usable(self) -> bool:
+        return self.payload is not None
+
+
+class Gatherer:
+    def __init__(self, requester: Requester, cache: AnswerCache, settings: WindowSettings,
+                 backends: tuple[Backend, ...] = BACKENDS) -> None:
+        self.requester = requester
+        self.cache = cache
+        self.settings = settings
+        self.backends = backends
+
+    async def gather(self, identity: Identity, *, sections: tuple[str, ...] | None = None,
+                     use_cache: bool = True) -> dict[str, Answer]:
+        """Ask every backend of ``sections`` (all by default); ``identity`` grows as they answer."""
+        started = time.monotonic()
+        wanted = [b for b in self.backends if sections is None or b.section in sections]
+        answers: dict[str, Answer] = {}
+        pending: dict[asyncio.Task[Answer], Backend] = {}
+        try:
+            while True:
+                self._launch(wanted, identity, answers, pending, started, use_cache)
+                if not pending:
+                    break
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    backend = pending.pop(task)
+                    answer = _outcome(task, backend)
+                    answers[backend.section] = answer
+                    if answer.payload is not None:
+                        identity.merge(answer.learned or backend.learn(answer.payload))
+        finally:
+            for task in pending:
+                task.cancel()
+        for backend in wanted:
+            if backend.section not in answers:
+                answers[backend.section] = Answer(
+                    backend, "unavailable",
+                    reason=f"no key to ask {backend.system} by: needs {backend.needs}")
+        return {b.section: answers[b.section] for b in wanted}
+
+    def _launch(self, wanted: list[Backend], identity: Identity, answers: dict[str, Answer],
+                pending: dict[asyncio.Task[Answer], Backend], started: float,
+                use_cache: bool) -> None:
+        """Ask each backend not yet asked whose key is known; cached answers may add keys."""
+        launched = True
+        while launched:
+            launched = False
+            busy = {backend.section for backend in pending.values()}
+            for backend in wanted:
+                if backend.section in answers or backend.section in busy:
+                    continue
+                requests = backend.ask(identity, self.settings)
+                if not requests:
+                    continue
+                launched = True
+                hit = self._cached(backend, requests, self.cache.get) if use_cache else None
+                if hit is not None:
+                    answers[backend.section] = self._from_cache(backend, *hit, None)
+                    identity.merge(backend.learn(hit[0].payload))
+                    continue
+                remaining = self.settings.deadlines.of(backend.section) - (
+                    time.monotonic() - started)
+                task = asyncio.create_task(self._ask(backend, requests, remaining),
+                                           name=f"window-{backend.section}")
+                pending[task] = backend
+                busy.add(backend.section)
+
+    async def _ask(self, backend: Backend, requests: list[dict[str, Any]],
+                   timeout: float) -> Answer:
+        asked_at = time.monotonic()
+        request = requests[0]
+        if timeout < _MIN_TIMEOUT:
+            return self._unavailable(
+                backend, requests, f"the {backend.system} deadline passed before its key was known")
+        try:
+            reply = await self.requester(backend.request_type, request, timeout)
+        except RequestTimeout:
+            return self._unavailable(backend, requests,
+                                     f"{backend.system} did not answer within {timeout:.2f}s")
+        except RemoteError as error:
+            return self._unavailable(backend, requests, f"{backend.system} failed: {error}")
+        except EsbError as error:
+            return self._unavailable(backend, requests, f"{backend.system}: {error.reason}")
+        elapsed = time.monotonic() - asked_at
+        fault = reply_fault(reply)
+        if fault is not None and fault[0] != "not_found":
+            return self._unavailable(backend, requests,
+                                     f"{backend.system} answered {fault[0]}: {fault[1]}")
+        learned = backend.learn(reply)
+        tags = _request_tags(backend, request) | backend.tags(reply) | learned.tags()
+        self.cache.put(backend.section, request, reply, tags, asked_at=asked_at)
+        return Answer(backend, "fresh", payload=reply, age=0.0, fetched_at=time.time(),
+                      elapsed=elapsed, request=request, learned=learned)
+
+    def _unavailable(self, backend: Backend, requests: list[dict[str, Any]],
+                     reason: str) -> Answer:
+        stale = self._cached(backend, requests, self.cache.get_stale)
+        if stale is not None:
+            return self._from_cache(backend, *stale, reason)
+        return Answer(backend, "unavailable", reason=reason, request=requests[0])
+
+    @staticmethod
+    def _cached(backend: Backend, requests: list[dict[str, Any]],
+                get: Callable[[str, Mapping[str, Any]], CachedAnswer | None],
+                ) -> tuple[CachedAnswer, Mapping[str, Any]] | None:
+        """The first cached answer to any of the requests ``backend`` could be asked with."""
+        for request in requests:
+            entry = get(backend.section, request)
+            if entry is not None:
+                return entry, request
+        return None
+
+    def _from_cache(self, backend: Backend, cached: CachedAnswer,
+                    request: Mapping[str, Any], reason: str | None) -> Answer:
+        return Answer(backend, "cached", payload=cached.payload, reason=reason,
+                      age=cached.age(self.cache.clock()), fetched_at=cached.fetched_wall,
+                      request=request)
+
+
+def _outcome(task: asyncio.Task[Answer], backend: Backend) -> Answer:
+    """The task's answer; a bug in reading one backend's reply costs only its section."""
+    try:
+        return task.result()
+    except Exception as error:
+        log.exception("window: reading the %s answer failed", backend.system)
+        return Answer(backend, "unavailable", reason=f"internal error: {type(error).__name__}")
+
+
+def _request_tags(backend: Backend, request: Mapping[str, Any]) -> set[str]:
+    """The keys a request names, as cache tags (``phone:…``, ``inn:…``, ``crm:…``)."""
+    tags: set[str] = set()
+    for name, value in request.items():
+        if name == "customer_id":
+            tags.add(f"{backend.system}:{value}")
+        elif name in ("phone", "inn"):
+            tags.add(f"{name}:{value}")
+        elif name == "account_number":
+            tags.add(f"account:{value}")
+        elif name == "golden_id":
+            tags.add(f"golden:{value}")
+        elif name == "record" and isinstance(value, Mapping):
+            tags.add(f"{value['system']}:{value['id']}")
+    return tags
