@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "ApiSettings",
+    "AuthSettings",
     "DeliverySettings",
     "JournalSettings",
     "Settings",
@@ -73,9 +74,30 @@ class TelemetrySettings(BaseModel):
     service_name: str = "telecom-esb"
 
 
+class AuthSettings(BaseModel):
+    """Who may call the API (see docs/security.md). No users and no keys: open, loopback only."""
+
+    users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="user name -> '<role>:<password hash>' (esb auth hash-password)")
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="system name -> '<role>:<key hash>' (esb auth new-key); sent as X-API-Key")
+    session_secret: SecretStr = Field(
+        SecretStr(""), description="signs session tokens; empty: a random one per process")
+    session_ttl: float = Field(8 * 3600.0, gt=0, description="seconds a session token lives")
+    public_metrics: bool = Field(False, description="/metrics without credentials (scraping)")
+    public_docs: bool = Field(True, description="/docs and /openapi.json without credentials")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.users or self.api_keys)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    auth: AuthSettings = AuthSettings()
 
 
 class Settings(BaseSettings):
@@ -129,6 +151,8 @@ def masked(value: Any, name: str = "") -> Any:
         return raw if "://" in raw else "****"
     if isinstance(value, tuple | list):
         return [masked(item) for item in value]
+    if isinstance(value, dict):
+        return {key: masked(item, str(key)) for key, item in value.items()}
     if any(marker in name.lower() for marker in SECRET_MARKERS) and value:
         return "****"
     return value

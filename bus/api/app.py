@@ -1,7 +1,7 @@
 """The bus's HTTP API: health, readiness, metrics, journal, dead letters, topology.
 
 ``esb run`` serves it on the bus's own event loop. It binds to localhost by
-default; authentication arrives with the operations console.
+default; every route is behind :func:`bus.api.auth.secure` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from bus.adapters import AdapterHost
 from bus.api import adapters as adapter_routes
-from bus.api import dead_letters, journal, operations
+from bus.api import audit, auth_routes, dead_letters, journal, operations
+from bus.api.auth import secure
 from bus.app import Bus
 
 __all__ = ["create_app"]
@@ -28,6 +29,9 @@ def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
     app.include_router(journal.router, prefix="/v1")
     app.include_router(dead_letters.router, prefix="/v1")
     app.include_router(adapter_routes.router, prefix="/v1")
+    app.include_router(auth_routes.router, prefix="/v1")
+    app.include_router(audit.router, prefix="/v1")
+    secure(app, bus.settings.api, audit.AuditLog(bus.engine))  # every route, also later ones
     for loaded in app.state.adapters.adapters:
         routes = loaded.instance.api_routes() if loaded.instance is not None else None
         if routes is not None:

@@ -27,11 +27,14 @@ async def search_messages(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Messages matching every filter, newest first, with their hops."""
-    page = await asyncio.to_thread(
-        bus.observability.query.search,
-        correlation_id=correlation_id, type=type, type_prefix=type_prefix, key=key,
-        status=status, since=since, until=until, limit=limit, after_cursor=cursor,
-    )
+    try:
+        page = await asyncio.to_thread(
+            bus.observability.query.search,
+            correlation_id=correlation_id, type=type, type_prefix=type_prefix, key=key,
+            status=status, since=since, until=until, limit=limit, after_cursor=cursor,
+        )
+    except ValueError as invalid:  # a cursor that is not one of ours
+        raise HTTPException(400, str(invalid)) from None
     return {"messages": [entry.to_dict() for entry in page.entries],
             "next_cursor": page.next_cursor}
 
