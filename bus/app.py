@@ -274,8 +274,7 @@ class Bus:
                 messages.append(self.outgoing(envelope, **span.headers))
             traces.append(span.trace_id)
         await self.transport.publish_many(self.settings.exchange, messages)
-        for envelope, trace_id in zip(envelopes, traces, strict=True):
-            self.observability.published(envelope, trace_id, began)
+        self.observability.published_many(envelopes, traces, began)
 
     async def emit(self, type: str, payload: Mapping[str, Any], *,
                    key: str | None = None, source: str | None = None) -> Envelope:

@@ -9,9 +9,9 @@ broker message objects never leave the transport layer.
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,14 +29,38 @@ MESSAGE_TYPE_PATTERN = re.compile(
 )
 
 
+_random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+os.register_at_fork(after_in_child=_random.seed)  # a forked worker must not repeat ids
+_VERSION_7 = 0x7 << 76
+_VARIANT = 0x2 << 62
+_RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
+
+
 def new_message_id() -> str:
     """A time-ordered unique id (UUIDv7 layout, RFC 9562), sortable by creation time."""
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | rand
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    rand = _random.getrandbits(80) & _RANDOM_BITS
+    h = f"{(millis & 0xFFFF_FFFF_FFFF) << 80 | _VERSION_7 | _VARIANT | rand:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"  # str(uuid.UUID), cheaper
+
+
+_VERSIONS: dict[str, int] = {}
+"""Schema version of every type seen valid so far: one dict look-up instead of a regex."""
+_VERSIONS_KEPT = 4096  # a flood of made-up types must not grow it without bound
+
+
+def type_version(message_type: str) -> int | None:
+    """The ``v<N>`` of a well-formed message type, else None."""
+    version = _VERSIONS.get(message_type)
+    if version is not None:
+        return version
+    match = MESSAGE_TYPE_PATTERN.match(message_type)
+    if match is None:
+        return None
+    version = int(match["version"])
+    if len(_VERSIONS) < _VERSIONS_KEPT:
+        _VERSIONS[message_type] = version
+    return version
 
 
 def _now() -> datetime:
@@ -58,7 +82,7 @@ class Envelope:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if MESSAGE_TYPE_PATTERN.match(self.type) is None:
+        if self.type not in _VERSIONS and type_version(self.type) is None:
             raise MalformedMessage(
                 f"message type {self.type!r} is not <domain>.<entity>.<event>.v<N>",
                 message_id=self.id,
@@ -70,9 +94,9 @@ class Envelope:
 
     @property
     def schema_version(self) -> int:
-        match = MESSAGE_TYPE_PATTERN.match(self.type)
-        assert match is not None  # checked in __post_init__
-        return int(match["version"])
+        version = type_version(self.type)
+        assert version is not None  # checked in __post_init__
+        return version
 
     @property
     def domain(self) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -66,6 +67,16 @@ class Observability:
         self.metrics.message_published(envelope.type)
         if self.journal is not None:
             self.journal.record_published(envelope, trace_id, at)
+
+    def published_many(self, envelopes: Sequence[Envelope], trace_ids: Sequence[str],
+                       at: float | None = None) -> None:
+        """A confirmed batch: one counter increment per message type, a journal row each."""
+        per_type = Counter(envelope.type for envelope in envelopes)
+        for message_type, count in per_type.items():
+            self.metrics.message_published(message_type, count)
+        if self.journal is not None:
+            for envelope, trace_id in zip(envelopes, trace_ids, strict=True):
+                self.journal.record_published(envelope, trace_id, at)
 
     def consumed(self, message_id: str, status: str, queue: str, attempt: int,
                  latency_ms: float, trace_id: str, detail: str) -> None:

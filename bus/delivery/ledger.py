@@ -60,9 +60,13 @@ class ProcessedLedger:
             self._idle.clear()
             await self._idle.wait()
 
-    async def seen(self, subscriber: str, message_id: str) -> bool:
+    def known(self, subscriber: str, message_id: str) -> bool:
+        """Being recorded, or recorded recently by this process (no database look-up)."""
         key = (subscriber, message_id)
-        if key in self._pending or key in self._recent:
+        return key in self._pending or key in self._recent
+
+    async def seen(self, subscriber: str, message_id: str) -> bool:
+        if self.known(subscriber, message_id):
             return True
         if self.inline_reads:
             return self.store.seen(subscriber, message_id)

@@ -81,7 +81,7 @@ class SubscriptionWorker:
             while not lane.empty() and len(batch) < BATCH:
                 batch.append(lane.get_nowait())
             deliveries = [d for d in batch if d is not None]
-            seen: set[str] = set()
+            seen: set[str] | None = None
             if self.subscription.idempotent and deliveries:
                 try:
                     seen = await self.bus.ledger.seen_many(
@@ -89,12 +89,16 @@ class SubscriptionWorker:
                 except Exception as error:  # the look-up is retried per message below
                     log.warning("%s: batch look-up of processed ids failed: %s", self.queue, error)
             for delivery in deliveries:
-                await self.process(delivery, known_duplicate=delivery.message_id in seen)
+                await self.process(delivery, seen=seen)
             if len(deliveries) < len(batch):
                 return
 
-    async def process(self, delivery: Delivery, *, known_duplicate: bool = False) -> None:
-        """Handle one delivery to the end; never raises."""
+    async def process(self, delivery: Delivery, *, seen: set[str] | None = None) -> None:
+        """Handle one delivery to the end; never raises.
+
+        ``seen``: the ids of a batch look-up in the processed-ids table that
+        covered this delivery (None: not looked up, ask per message).
+        """
         started = time.perf_counter()
         envelope: Envelope | None = None
         trace_id = ""
@@ -102,23 +106,20 @@ class SubscriptionWorker:
             envelope = self.bus.decode(delivery.body, message_id=delivery.message_id)
             with self.bus.tracing.consume_span(envelope, self.queue, delivery.headers) as span:
                 trace_id = span.trace_id
-                await self._handle(delivery, envelope, started, trace_id, known_duplicate)
+                await self._handle(delivery, envelope, started, trace_id, seen)
         except Exception as error:  # every failure is settled below, none escapes
             await self._failed(delivery, envelope, error, started, trace_id)
 
     async def _handle(
         self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str,
-        known_duplicate: bool,
+        seen: set[str] | None,
     ) -> None:
         subscription = self.subscription
         if subscription.reply_type and deadline_passed(delivery):
             await delivery.ack()
             self.bus.note(envelope.id, "expired", self.queue, delivery.attempt, started, trace_id)
             return
-        if subscription.idempotent and (
-            (known_duplicate and envelope.id == delivery.message_id)
-            or await self.bus.ledger.seen(self.queue, envelope.id)
-        ):
+        if subscription.idempotent and await self._already_processed(delivery, envelope, seen):
             await delivery.ack()
             self.bus.note(envelope.id, "duplicate", self.queue, delivery.attempt, started, trace_id)
             return
@@ -141,6 +142,17 @@ class SubscriptionWorker:
             self.bus.ledger.record_then(self.queue, envelope.id, delivery.ack)
         else:
             await delivery.ack()
+
+    async def _already_processed(
+        self, delivery: Delivery, envelope: Envelope, seen: set[str] | None
+    ) -> bool:
+        ledger = self.bus.ledger
+        if seen is not None and envelope.id == delivery.message_id:
+            # The batch look-up asked the database for this id moments ago; what it cannot
+            # know is an id recorded since by this process (the same id twice in one batch),
+            # and the ledger holds those in memory: no second query per message.
+            return envelope.id in seen or ledger.known(self.queue, envelope.id)
+        return await ledger.seen(self.queue, envelope.id)
 
     async def _reply(self, delivery: Delivery, request: Envelope, result: Any) -> None:
         assert self.subscription.reply_type is not None and delivery.reply_to is not None

@@ -25,18 +25,18 @@ __all__ = ["UnrecordedSpan", "parse_traceparent"]
 _random = random.Random()  # span ids need uniqueness, not secrecy
 os.register_at_fork(after_in_child=_random.seed)  # forked workers must not repeat ids
 _EMPTY = Context()
+_FLAGS = {flags: TraceFlags(flags) for flags in range(256)}  # built once, not per span
 
 
 def parse_traceparent(value: Any) -> tuple[int, int] | None:
     """``(trace_id, flags)`` of a valid version-00 ``traceparent``, else None."""
-    if not isinstance(value, str) or len(value) != 55:
+    # 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, read by position
+    if (not isinstance(value, str) or len(value) != 55 or not value.startswith("00-")
+            or value[35] != "-" or value[52] != "-"):
         return None
-    parts = value.split("-")
-    if len(parts) != 4:
-        return None
-    version, trace_hex, span_hex, flags_hex = parts
-    if version != "00" or len(trace_hex) != 32 or len(span_hex) != 16 or len(flags_hex) != 2:
-        return None
+    trace_hex, span_hex, flags_hex = value[3:35], value[36:52], value[53:]
+    if not (trace_hex.isalnum() and span_hex.isalnum() and flags_hex.isalnum()):
+        return None  # int() would take signs, spaces and underscores
     try:
         trace_id, span_id, flags = int(trace_hex, 16), int(span_hex, 16), int(flags_hex, 16)
     except ValueError:
@@ -47,26 +47,41 @@ def parse_traceparent(value: Any) -> tuple[int, int] | None:
 
 
 class UnrecordedSpan:
-    """A context manager and the span it makes current; same fields as ``MessageSpan``."""
+    """A context manager and the span it makes current; same fields as ``MessageSpan``.
 
-    __slots__ = ("_token", "headers", "span", "trace_id")
+    A consume span is made current (the handler's publishes become its
+    children). A publish span has no children: its context leaves in
+    ``headers`` and is not made current, which spares two context switches
+    per message; its ``span`` object is only built if someone asks for it.
+    """
 
-    def __init__(self, trace_id: int, flags: int) -> None:
+    __slots__ = ("_current", "_ids", "_span", "_token", "headers", "trace_id")
+
+    def __init__(self, trace_id: int, flags: int, *, current: bool = True) -> None:
         span_id = _random.getrandbits(64) or 1
-        self.span = NonRecordingSpan(
-            SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(flags))
-        )
+        self._ids = (trace_id, span_id, flags)
+        self._span: NonRecordingSpan | None = None
+        self._current = current
         self.trace_id = f"{trace_id:032x}"
         self.headers = {"traceparent": f"00-{self.trace_id}-{span_id:016x}-{flags:02x}"}
         self._token: object = None
+
+    @property
+    def span(self) -> NonRecordingSpan:
+        if self._span is None:
+            trace_id, span_id, flags = self._ids
+            self._span = NonRecordingSpan(
+                SpanContext(trace_id, span_id, is_remote=False, trace_flags=_FLAGS[flags])
+            )
+        return self._span
 
     @classmethod
     def for_publish(cls) -> UnrecordedSpan:
         """A child of the current span, or the root of a new trace."""
         above = trace.get_current_span().get_span_context()
         if above.is_valid:
-            return cls(above.trace_id, int(above.trace_flags))
-        return cls(_random.getrandbits(128) or 1, 0)
+            return cls(above.trace_id, int(above.trace_flags), current=False)
+        return cls(_random.getrandbits(128) or 1, 0, current=False)
 
     @classmethod
     def for_consume(cls, *carriers: Mapping[str, Any]) -> UnrecordedSpan:
@@ -78,11 +93,14 @@ class UnrecordedSpan:
         return cls(_random.getrandbits(128) or 1, 0)
 
     def __enter__(self) -> UnrecordedSpan:
-        self._token = otel_context.attach(trace.set_span_in_context(self.span, _EMPTY))
+        if self._current:
+            self._token = otel_context.attach(trace.set_span_in_context(self.span, _EMPTY))
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        otel_context.detach(self._token)  # type: ignore[arg-type]
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            self._token = None

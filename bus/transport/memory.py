@@ -54,6 +54,21 @@ class _Broker:
     def __init__(self) -> None:
         self.exchanges: dict[str, list[tuple[str, str]]] = {}
         self.queues: dict[str, _Queue] = {}
+        self.routes: dict[tuple[str, str], list[str]] = {}
+        """(exchange, routing key) -> its queues, worked out once; cleared when bindings change."""
+
+    def route(self, exchange: str, routing_key: str) -> list[str]:
+        key = (exchange, routing_key)
+        queues = self.routes.get(key)
+        if queues is None:
+            if exchange not in self.exchanges:
+                raise LookupError(f"exchange {exchange!r} is not declared")
+            queues = sorted({queue for pattern, queue in self.exchanges[exchange]
+                             if topic_matches(pattern, routing_key)})
+            if len(self.routes) >= _ROUTES_KEPT:  # many distinct keys: start over, stay bounded
+                self.routes.clear()
+            self.routes[key] = queues
+        return queues
 
     def queue(self, name: str) -> _Queue:
         try:
@@ -85,6 +100,7 @@ async def _wait(queue: _Queue) -> None:
 
 
 _BROKERS: dict[tuple[str, int], _Broker] = {}
+_ROUTES_KEPT = 10_000
 
 
 class _MemoryDelivery(Delivery):
@@ -247,17 +263,11 @@ class MemoryTransport(Transport):
             for pattern in spec.bindings:
                 if (pattern, spec.name) not in bindings:
                     bindings.append((pattern, spec.name))
+            broker.routes.clear()
 
     async def publish(self, exchange: str, message: OutgoingMessage) -> None:
         broker = self.broker
-        if exchange not in broker.exchanges:
-            raise LookupError(f"exchange {exchange!r} is not declared")
-        targets = {
-            queue
-            for pattern, queue in broker.exchanges[exchange]
-            if topic_matches(pattern, message.routing_key)
-        }
-        for queue in sorted(targets):
+        for queue in broker.route(exchange, message.routing_key):
             broker.put(queue, _Stored(message))
 
     async def publish_many(self, exchange: str, messages: Sequence[OutgoingMessage]) -> None:
@@ -296,6 +306,7 @@ class MemoryTransport(Transport):
             broker.queues.pop(name, None)
         for bindings in broker.exchanges.values():
             bindings[:] = [(p, q) for p, q in bindings if q != queue]
+        broker.routes.clear()
 
     def describe(self) -> dict[str, Any]:
         broker = self._broker

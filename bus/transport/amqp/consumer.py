@@ -5,7 +5,8 @@ consumer puts them on an :class:`asyncio.Queue` and one task awaits the
 callback for them in order. Each consumer has its own channel, so its
 ``basic_qos`` prefetch and its cancellation touch nobody else. A delivery is
 settled on the channel it came from; once that channel is gone the broker has
-already requeued the message, so settling it then is dropped quietly.
+already requeued the message, so settling it then is dropped quietly. Acks
+leave in batches, one ``multiple`` frame per event-loop turn (:mod:`.acks`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pika.exceptions import AMQPError
 
 from bus.errors import TransportError
+from bus.transport.amqp.acks import AckBatcher
 from bus.transport.amqp.connection import Channel
 from bus.transport.base import (
     ATTEMPT_HEADER,
@@ -41,7 +43,7 @@ log = logging.getLogger("bus.transport.amqp")
 ROUTING_KEY_HEADER = "x-esb-routing-key"
 """The message's own routing key, kept when it travels through the default exchange."""
 
-_Incoming = tuple[Channel, Any, Any, bytes]
+_Incoming = tuple[AckBatcher, Any, Any, bytes]
 
 
 def _original_routing_key(headers: dict[str, Any], received: str) -> str:
@@ -58,12 +60,12 @@ def _original_routing_key(headers: dict[str, Any], received: str) -> str:
 
 
 class AmqpDelivery(Delivery):
-    __slots__ = ("_channel", "_tag", "_transport")
+    __slots__ = ("_acks", "_tag", "_transport")
 
     def __init__(
         self, transport: AmqpTransport, queue: str, incoming: _Incoming
     ) -> None:
-        channel, method, properties, body = incoming
+        acks, method, properties, body = incoming
         headers = dict(properties.headers or {})
         super().__init__(
             body=body,
@@ -77,26 +79,17 @@ class AmqpDelivery(Delivery):
             type=properties.type,
         )
         self._transport = transport
-        self._channel = channel
+        self._acks = acks
         self._tag: int = method.delivery_tag
 
-    def _answer(self, verb: str, **arguments: Any) -> None:
-        """ack/nack on the delivery's own channel; a lost channel already requeued it."""
-        if not self._channel.is_open:
-            log.debug("%s of %s dropped: its channel is closed", verb, self.message_id)
-            return
-        try:
-            getattr(self._channel.raw, verb)(delivery_tag=self._tag, **arguments)
-        except AMQPError as error:
-            log.debug("%s of %s dropped: %r", verb, self.message_id, error)
-
     async def ack(self) -> None:
+        """Settled now; the frame leaves at the end of this loop turn with its neighbours'."""
         self._settle()
-        self._answer("basic_ack")
+        self._acks.ack(self._tag)
 
     async def nack(self, *, requeue: bool = True) -> None:
         self._settle()
-        self._answer("basic_nack", requeue=requeue)
+        self._acks.now(self._tag, "basic_nack", requeue=requeue)
 
     async def retry(self, delay: float) -> None:
         again = self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1})
@@ -105,7 +98,7 @@ class AmqpDelivery(Delivery):
     async def dead_letter(self, reason: str, error: str = "") -> None:
         if not self._transport.dead_letters(self.queue):
             self._settle()
-            self._answer("basic_ack")
+            self._acks.ack(self._tag)
             return
         dead = self.as_outgoing(**{
             DEATH_HEADERS["reason"]: reason,
@@ -118,7 +111,7 @@ class AmqpDelivery(Delivery):
     async def _resend(self, queue: str, message: OutgoingMessage, delay: float) -> None:
         """Publish the copy (confirmed), then ack the original; on failure it stays ours."""
         self._settle()
-        if not self._channel.is_open:
+        if not self._acks.channel.is_open:
             log.debug("resend of %s dropped: its channel is closed", self.message_id)
             return
         try:
@@ -126,7 +119,7 @@ class AmqpDelivery(Delivery):
         except BaseException:
             self.settled = False
             raise
-        self._answer("basic_ack")
+        self._acks.ack(self._tag)
 
 
 class AmqpConsumer(Consumer):
@@ -140,6 +133,7 @@ class AmqpConsumer(Consumer):
         self.callback = callback
         self.prefetch = prefetch
         self.channel: Channel | None = None
+        self.acks: AckBatcher | None = None
         self.cancelled = False
         self._tag = ""
         self._inbox: asyncio.Queue[_Incoming | None] = asyncio.Queue()
@@ -148,12 +142,13 @@ class AmqpConsumer(Consumer):
     async def start(self, connection: Any) -> None:
         """Open a channel, set the prefetch and subscribe (again, after a reconnect)."""
         channel = await Channel.open(connection)
+        acks = AckBatcher(channel)
         try:
             await channel.call(channel.raw.basic_qos, prefetch_count=self.prefetch)
             ok = await channel.call(
                 channel.raw.basic_consume,
                 queue=self.queue,
-                on_message_callback=functools.partial(self._on_message, channel),
+                on_message_callback=functools.partial(self._on_message, acks),
             )
         except BaseException:
             await _quietly_close(channel)
@@ -163,13 +158,14 @@ class AmqpConsumer(Consumer):
             return
         channel.raw.add_on_cancel_callback(self._cancelled_by_broker)
         self._tag = ok.method.consumer_tag
-        self.channel = channel
+        self.channel, self.acks = channel, acks
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def _on_message(self, channel: Channel, _raw: Any, method: Any, properties: Any,
+    def _on_message(self, acks: AckBatcher, _raw: Any, method: Any, properties: Any,
                     body: bytes) -> None:
-        self._inbox.put_nowait((channel, method, properties, body))
+        acks.delivered(method.delivery_tag)
+        self._inbox.put_nowait((acks, method, properties, body))
 
     def _cancelled_by_broker(self, _frame: Any) -> None:
         log.warning("RabbitMQ cancelled the consumer of %s (queue deleted?)", self.queue)
@@ -179,7 +175,7 @@ class AmqpConsumer(Consumer):
             incoming = await self._inbox.get()
             if incoming is None or self.cancelled:
                 return
-            if not incoming[0].is_open:
+            if not incoming[0].channel.is_open:
                 continue  # its channel died and the broker requeued it
             delivery = AmqpDelivery(self.transport, self.queue, incoming)
             try:
@@ -205,6 +201,8 @@ class AmqpConsumer(Consumer):
         task = self._task
         if task is not None and task is not asyncio.current_task():
             await asyncio.gather(task, return_exceptions=True)
+        if self.acks is not None:
+            self.acks.flush()  # what was processed is acked before the channel goes
         if channel is not None:
             await _quietly_close(channel)
 

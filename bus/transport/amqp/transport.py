@@ -296,7 +296,8 @@ class AmqpTransport(Transport):
         self, exchange: str, routing_key: str, message: OutgoingMessage, **headers: Any
     ) -> asyncio.Future[None]:
         publisher = await self._publishing()
-        properties = properties_for(message, {**message.headers, **headers})
+        properties = properties_for(message, {**message.headers, **headers} if headers
+                                    else message.headers)
         return await publisher.send(exchange, routing_key, properties, message.body)
 
     async def send_to_queue(self, queue: str, message: OutgoingMessage, delay: float = 0) -> None:
