@@ -21,10 +21,12 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from bus.api.shutdown import shutting_down
 from bus.delivery.rpc import RemoteError
 from bus.errors import EsbError, PermanentError, RequestTimeout
 from bus.phones import to_e164
@@ -45,6 +47,8 @@ Request = Callable[[str, Mapping[str, Any], float], Awaitable[Mapping[str, Any]]
 _IDENTIFIER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:@/+=\-]{0,127}$")
 _INN = re.compile(r"^([0-9]{10}|[0-9]{12})$")
 _EXTENSION = r"^[0-9]{2,10}$"
+_DIALED = re.compile(r"^\+?[0-9*#]{1,32}$")
+"""What the PBX dials (common.json ``dialed_number``)."""
 _VIEW_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
     "description": "The view: the payload of window.customer.view.v1 "
                    "(schemas/json/messages/window.customer.view.v1.json), plus published_id "
@@ -55,15 +59,18 @@ _VIEW_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
 class OriginateRequest(BaseModel):
     agent: str = Field(pattern=_EXTENSION, description="the operator's extension, rung first")
     number: str = Field(min_length=1, max_length=40, description="the number to call")
-    user_id: str | None = Field(None, max_length=128, description="who clicked, if known")
-    customer_id: str | None = Field(None, max_length=128, description="the CRM customer")
+    user_id: str | None = Field(None, pattern=_IDENTIFIER.pattern,
+                                description="who clicked, if known")
+    customer_id: str | None = Field(None, pattern=_IDENTIFIER.pattern,
+                                    description="the CRM customer")
 
 
 class CallResult(BaseModel):
     result: Literal["sale", "refusal", "appointment", "other"]
     notes: str | None = Field(None, max_length=20000)
     agent: str | None = Field(None, pattern=_EXTENSION)
-    agent_id: str | None = Field(None, max_length=128)
+    agent_id: str | None = Field(None, pattern=_IDENTIFIER.pattern,
+                                 description="the operator's manager id in the CRM")
 
 
 def window_router(state: WindowState, publish: Publish, request: Request) -> APIRouter:
@@ -113,14 +120,14 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
 
     @router.get("/screen-pop/stream")
     async def screen_pop_stream(
-        agent: Annotated[str, Query(pattern=_EXTENSION)],
+        agent: Annotated[str, Query(pattern=_EXTENSION)], http: HttpRequest,
     ) -> StreamingResponse:
         """Server-Sent Events for the operator at this extension: pop, answered, ended."""
         session = state.hub.open(agent)
         for event in state.screen_pop.ringing_for(agent):  # calls ringing before the page
             session.put(event)
         return StreamingResponse(
-            _events(state, session), media_type="text/event-stream",
+            _events(state, session, shutting_down(http.app)), media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @router.get("/screen-pop/sessions")
@@ -133,6 +140,8 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
         """Click-to-call: ring the agent, then dial the number; the PBX's answer."""
         number = to_e164(body.number, state.settings.region) or re.sub(r"[^0-9+*#]", "",
                                                                         body.number)
+        if not _DIALED.match(number):
+            raise _invalid("number", "not a number to dial", location="body")
         payload: dict[str, Any] = {
             "agent_extension": body.agent, "number": number,
             "requested_by": {"system": "window", "user_id": body.user_id, "name": None},
@@ -147,7 +156,7 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
         except RemoteError as error:
             return _not_placed(payload, f"the PBX failed: {error}")
         except PermanentError as error:
-            raise HTTPException(422, error.reason) from None
+            raise _invalid_message(error) from None
         except EsbError as error:
             raise HTTPException(503, error.reason) from None
         return dict(reply)
@@ -166,9 +175,15 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
     return router
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
+def _invalid(field: str, message: str, location: str = "query") -> RequestValidationError:
     """A 422 in FastAPI's own shape, as for any other invalid parameter."""
-    return RequestValidationError([{"loc": ("query", field), "msg": message,
+    return RequestValidationError([{"loc": (location, field), "msg": message,
+                                    "type": "value_error", "input": None}])
+
+
+def _invalid_message(error: PermanentError) -> RequestValidationError:
+    """The bus refused the message built from the body (its schema): the documented 422."""
+    return RequestValidationError([{"loc": ("body",), "msg": error.reason,
                                     "type": "value_error", "input": None}])
 
 
@@ -184,24 +199,34 @@ async def _publish(publish: Publish, type: str, payload: Mapping[str, Any],
     try:
         return await publish(type, payload, key)
     except PermanentError as error:
-        raise HTTPException(422, error.reason) from None
+        raise _invalid_message(error) from None
     except EsbError as error:
         raise HTTPException(503, error.reason) from None
 
 
-async def _events(state: WindowState, session: AgentSession) -> AsyncIterator[bytes]:
+async def _events(state: WindowState, session: AgentSession,
+                  stopping: asyncio.Event) -> AsyncIterator[bytes]:
+    """The session's events until the page goes away or the API shuts down."""
     keepalive = state.settings.stream_keepalive
+    stopped = asyncio.ensure_future(stopping.wait())
+    got: asyncio.Future[dict[str, Any]] | None = None
     try:
         yield b"retry: 3000\n\n"
         yield _sse({"event": "connected", "agent": session.agent})
-        while True:
-            try:
-                event = await asyncio.wait_for(session.queue.get(), keepalive)
-            except TimeoutError:
+        while not stopping.is_set():
+            if got is None:
+                got = asyncio.ensure_future(session.queue.get())
+            await asyncio.wait((got, stopped), timeout=keepalive,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if got.done():
+                event, got = got.result(), None
+                yield _sse(event)
+            elif not stopping.is_set():
                 yield b": keep-alive\n\n"
-                continue
-            yield _sse(event)
     finally:
+        for waiting in (got, stopped):
+            if waiting is not None:
+                waiting.cancel()  # a cancelled get() takes nothing off the queue
         state.hub.close(session)
 
 

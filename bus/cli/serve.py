@@ -8,18 +8,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator, Sequence
 
 import click
 import uvicorn
+from fastapi import FastAPI
 
 from bus.adapters import AdapterHost, discover
 from bus.api.app import create_app
+from bus.api.shutdown import shutting_down
 from bus.app import Bus
 from bus.router import Router
 from bus.settings import Settings, load_settings
 
 __all__ = ["build_bus", "run", "serve"]
+
+SHUTDOWN_GRACE = 3
+"""Seconds open HTTP requests get to finish after SIGTERM before they are cancelled."""
 
 
 def build_bus(settings: Settings, *, routers: Sequence[Router] = ()) -> tuple[Bus, AdapterHost]:
@@ -34,6 +40,19 @@ def build_bus(settings: Settings, *, routers: Sequence[Router] = ()) -> tuple[Bu
     for router in routers:
         bus.include(router)
     return bus, host
+
+
+class _Server(uvicorn.Server):
+    """Tells the app it is shutting down first, so that its event streams end instead of
+    holding the shutdown until :data:`SHUTDOWN_GRACE` cancels them."""
+
+    def __init__(self, app: FastAPI, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        shutting_down(self.app).set()
+        await super().shutdown(sockets)
 
 
 @contextlib.contextmanager
@@ -56,9 +75,13 @@ def _signals_end_serving_only() -> Iterator[None]:
 async def serve(settings: Settings, *, routers: Sequence[Router] = ()) -> None:
     """Serve the bus, its adapters, ``routers`` and the API until SIGTERM/SIGINT."""
     bus, adapters = build_bus(settings, routers=routers)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(bus, adapters), host=settings.api.host, port=settings.api.port,
-        log_level="warning", lifespan="off",
+    app = create_app(bus, adapters)
+    server = _Server(app, uvicorn.Config(
+        app, host=settings.api.host, port=settings.api.port, log_level="warning",
+        lifespan="off",
+        # a response that never ends (an event stream of an open page) must not keep
+        # SIGTERM from stopping the process: it is cancelled after this grace
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     ))
     async with bus:
         await adapters.start()

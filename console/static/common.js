@@ -6,15 +6,22 @@ const ESB = (() => {
   const SESSION_KEY = "esb.session";
 
   // -- the session: who is signed in, and the token every request carries ---------
-  // Real authentication lands later; the seam is here: whatever token the sign-in
-  // form got is sent as "Authorization: Bearer <token>" (and as access_token on
-  // the event stream, which cannot carry headers).
+  // The sign-in form asks POST /v1/auth/login for a session token (docs/security.md);
+  // it is sent as "Authorization: Bearer <token>" (and as access_token on the event
+  // stream, which cannot carry headers). An API without users (open, on loopback)
+  // answers the login with 404: the page then goes on without a token.
   function session() {
+    let current;
     try {
-      return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+      current = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
     } catch (_error) {
       return null;
     }
+    if (current && current.expires_at && current.expires_at * 1000 <= Date.now()) {
+      signOut();  // the token has expired: sign in again
+      return null;
+    }
+    return current;
   }
 
   function signIn(details) {
@@ -62,10 +69,39 @@ const ESB = (() => {
       options.body = JSON.stringify(body);
     }
     const response = await fetch(url, options);
-    const type = response.headers.get("Content-Type") || "";
-    const data = type.includes("json") ? await response.json() : await response.text();
+    const data = await payloadOf(response);
+    if (response.status === 401 && headers.Authorization) {
+      signOut();  // the token is no longer accepted (expired, user removed): sign in again
+      location.reload();
+    }
     if (!response.ok) throw new ApiError(response.status, data && data.detail ? data.detail : data);
     return data;
+  }
+
+  async function payloadOf(response) {
+    const type = response.headers.get("Content-Type") || "";
+    return type.includes("json") ? response.json() : response.text();
+  }
+
+  // POST /v1/auth/login {username, password} -> {access_token, expires_at, user, role};
+  // null when the API has no users (it runs open).
+  async function logIn(username, password) {
+    const response = await fetch("/v1/auth/login", {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    if (response.status === 404) return null;
+    const data = await payloadOf(response);
+    if (!response.ok) throw new ApiError(response.status, data && data.detail ? data.detail : data);
+    return data;
+  }
+
+  function signInError(error) {
+    if (error.status === 401) return "Wrong user name or password.";
+    if (error.status === 429) return "Too many failed sign-ins: try again in a minute.";
+    if (error.status === 422) return "Enter your user name and password.";
+    return `Sign-in failed: ${error.message}`;
   }
 
   // -- DOM helpers: text goes in as text, never as HTML ---------------------------
@@ -123,24 +159,41 @@ const ESB = (() => {
 
   // -- the sign-in form ------------------------------------------------------------
   function renderSignIn(container, { title, withExtension }, onSignedIn) {
-    const name = h("input", { id: "signin-name", name: "name", required: true,
-                              autocomplete: "username", placeholder: "Ivanova A." });
+    const name = h("input", { id: "signin-name", name: "username", required: true,
+                              autocomplete: "username", placeholder: "ivanova" });
     const extension = withExtension
       ? h("input", { id: "signin-extension", name: "extension", required: true,
                      pattern: "[0-9]{2,6}", placeholder: "2001" })
       : null;
-    const token = h("input", { id: "signin-token", name: "token", type: "password",
-                               autocomplete: "current-password",
-                               placeholder: "token (optional until auth lands)" });
+    const password = h("input", { id: "signin-password", name: "password", type: "password",
+                                  autocomplete: "current-password" });
+    const submit = h("button", { type: "submit", id: "signin-submit" }, "Sign in");
+    const problem = h("p", { id: "signin-error", class: "status bad", role: "alert" });
     const form = h("form", { id: "signin", class: "card signin" },
       h("h2", {}, title),
-      h("label", {}, "Name ", name),
+      h("label", {}, "User name ", name),
+      h("label", {}, "Password ", password),
       extension ? h("label", {}, "Extension ", extension) : null,
-      h("label", {}, "Token ", token),
-      h("button", { type: "submit", id: "signin-submit" }, "Sign in"));
-    form.addEventListener("submit", (event) => {
+      submit, problem);
+    form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const details = { name: name.value.trim(), token: token.value };
+      submit.disabled = true;
+      problem.textContent = "";
+      let answer;
+      try {
+        answer = await logIn(name.value.trim(), password.value);
+      } catch (error) {
+        problem.textContent = signInError(error);
+        password.value = "";
+        password.focus();
+        return;
+      } finally {
+        submit.disabled = false;
+      }
+      const details = answer
+        ? { name: answer.user, role: answer.role, token: answer.access_token,
+            expires_at: answer.expires_at }
+        : { name: name.value.trim(), token: null };
       if (extension) details.extension = extension.value.trim();
       signIn(details);
       onSignedIn(details);
@@ -150,7 +203,7 @@ const ESB = (() => {
   }
 
   return {
-    ApiError, api, authHeaders, clear, h, looksLikePhone, number, renderSignIn, session,
+    ApiError, api, authHeaders, clear, h, logIn, looksLikePhone, number, renderSignIn, session,
     show, signIn, signOut, when, withToken,
   };
 })();

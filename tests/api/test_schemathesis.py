@@ -28,11 +28,7 @@ from tests.conftest import BusFactory
 EXAMPLES = 6
 SKIPPED = {"GET /v1/screen-pop/stream"}
 """An event stream never ends; its authentication is tested in test_auth_credentials."""
-REPORTED: dict[str, str] = {
-    "GET /v1/sync/conflicts": "500 on offset beyond 64 bits (sync/api.py)",
-    "POST /v1/calls/originate": "422 with a string detail, documented as a list (window/api.py)",
-    "POST /v1/calls/{call_id}/result": "422 with a string detail, documented as a list",
-}
+REPORTED: dict[str, str] = {}
 """Failures in components' routes, reported to their owners; remove an entry once fixed."""
 
 

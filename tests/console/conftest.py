@@ -3,7 +3,10 @@
 ``serve(*routers)`` starts a bus on ``memory://`` with the console component
 (and the unified window, for the operator page) built from their entry points,
 and serves ``bus.api.create_app`` with uvicorn on 127.0.0.1 in the test's own
-event loop, so a test can publish on the bus while the browser watches.
+event loop, so a test can publish on the bus while the browser watches. The API
+has credentials configured (``USERS`` sign in with ``PASSWORD``; ``Served.key``
+is an admin API key for the test's own HTTP calls), so the pages sign in as in
+production.
 
 The browser is Debian's ``chromium`` driven by playwright (never a downloaded
 browser); without either, the browser tests skip and say why. Each page's
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,11 +28,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from bus.adapters import ENTRY_POINT_GROUP, AdapterHost, LoadedAdapter
 from bus.api.app import create_app
+from bus.api.auth_credentials import hash_api_key, hash_password
 from bus.app import Bus
 from bus.router import Router
+from bus.settings import AuthSettings
 from tests.conftest import BusFactory
 
 if TYPE_CHECKING:
@@ -37,6 +44,20 @@ if TYPE_CHECKING:
 ARTIFACTS = Path(__file__).parent / "artifacts"
 COMPONENTS = ("console",)
 WITH_WINDOW = ("console", "window")
+
+PASSWORD = "console-" + secrets.token_urlsafe(12)
+USERS = {"ivanova": "operator", "petrova": "admin"}
+ADMIN_KEY = "console-tests-" + secrets.token_urlsafe(24)
+_PASSWORD_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: once per run
+
+
+def auth_settings() -> AuthSettings:
+    """Users ``USERS`` (password ``PASSWORD``) and an admin key ``ADMIN_KEY``."""
+    return AuthSettings.model_validate({
+        "users": {name: SecretStr(f"{role}:{_PASSWORD_HASH}") for name, role in USERS.items()},
+        "api_keys": {"console-tests": SecretStr(f"admin:{hash_api_key(ADMIN_KEY)}")},
+        "session_secret": SecretStr(secrets.token_hex(16)),
+    })
 
 
 def chromium_path() -> str | None:
@@ -65,6 +86,8 @@ class Served:
     bus: Bus
     host: AdapterHost
     url: str
+    key: dict[str, str]
+    """Headers of the test's own calls: an admin API key (empty when the API runs open)."""
 
 
 ServeFactory = Callable[..., Awaitable[Served]]
@@ -80,8 +103,11 @@ async def serve(make_bus: BusFactory, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("ESB_WINDOW__STREAM_KEEPALIVE", "1")
     running: list[tuple[uvicorn.Server, asyncio.Task[None], AdapterHost]] = []
 
-    async def factory(*routers: Router, components: tuple[str, ...] = COMPONENTS) -> Served:
+    async def factory(*routers: Router, components: tuple[str, ...] = COMPONENTS,
+                      secured: bool = True) -> Served:
         bus = await make_bus(*routers, start=False, journal={"flush_interval": 0.05})
+        if secured:
+            bus.settings.api.auth = auth_settings()
         host = AdapterHost(bus, installed_components(components))
         host.build()
         failed = [(loaded.name, loaded.error) for loaded in host.adapters if loaded.error]
@@ -102,7 +128,8 @@ async def serve(make_bus: BusFactory, monkeypatch: pytest.MonkeyPatch
                 task.result()
             await asyncio.sleep(0.01)
         running.append((server, task, host))
-        return Served(bus, host, f"http://127.0.0.1:{port}")
+        return Served(bus, host, f"http://127.0.0.1:{port}",
+                      {"X-API-Key": ADMIN_KEY} if secured else {})
 
     yield factory
     for server, task, host in reversed(running):

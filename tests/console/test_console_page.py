@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import httpx
 import orjson
 import pytest
 
@@ -13,7 +14,7 @@ from bus.envelope import Envelope
 from bus.errors import PermanentError
 from bus.router import Router
 from tests.conftest import eventually
-from tests.console.conftest import Served, ServeFactory
+from tests.console.conftest import PASSWORD, Served, ServeFactory
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -37,13 +38,39 @@ def picky_router() -> tuple[Router, list[Envelope]]:
     return router, processed
 
 
-async def open_console(page: Page, served: Served, name: str = "Petrova") -> None:
+async def open_console(page: Page, served: Served, name: str = "petrova") -> None:
+    """Sign in through the page's form (POST /v1/auth/login) as the admin ``name``."""
     from playwright.async_api import expect
 
     await page.goto(f"{served.url}/ui/console?refresh=300")
     await page.fill("#signin-name", name)
+    await page.fill("#signin-password", PASSWORD)
     await page.click("#signin-submit")
     await expect(page.locator("#who")).to_contain_text(f"signed in as {name}")
+
+
+async def test_a_wrong_password_shows_an_error_and_keeps_the_console_closed(
+    serve: ServeFactory, page: Page,
+) -> None:
+    from playwright.async_api import expect
+
+    served = await serve()
+    await page.goto(f"{served.url}/ui/console?refresh=300")
+    await page.fill("#signin-name", "petrova")
+    await page.fill("#signin-password", "not-" + PASSWORD)
+    await page.click("#signin-submit")
+
+    await expect(page.locator("#signin-error")).to_have_text("Wrong user name or password.")
+    await expect(page.locator("#console")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.getItem('esb.session')") is None
+
+    await page.fill("#signin-password", PASSWORD)  # the form stays usable
+    await page.click("#signin-submit")
+    await expect(page.locator("#who")).to_contain_text("signed in as petrova")
+    token = await page.evaluate("JSON.parse(sessionStorage.getItem('esb.session')).token")
+    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+        me = await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json() == {"name": "petrova", "role": "admin", "kind": "user"}
 
 
 async def test_the_console_shows_flows_moving_after_messages_are_published(
@@ -88,7 +115,7 @@ async def test_a_dead_letter_is_inspected_edited_and_replayed_through_the_consol
     served = await serve(router)
     broken = await served.bus.emit(THING, {"n": "broken", "order": "A-17"})
     await eventually(lambda: bool(served.bus.dead_letters.list(status="dead")))
-    await open_console(page, served, name="Petrova")
+    await open_console(page, served, name="petrova")
 
     row = page.locator(f'#dlq-list tr[data-message-id="{broken.id}"]')
     await expect(row.locator(".reason")).to_have_text("PermanentError: n is broken")
@@ -105,12 +132,12 @@ async def test_a_dead_letter_is_inspected_edited_and_replayed_through_the_consol
     await body.fill(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     await page.click("#dlq-replay")
 
-    await expect(page.locator("#dlq-result")).to_have_text("replayed (edited) by Petrova")
+    await expect(page.locator("#dlq-result")).to_have_text("replayed (edited) by petrova")
     await eventually(lambda: len(processed) == 1)
     assert processed[0].id == broken.id
     assert processed[0].payload == {"n": "mended", "order": "A-17"}
     record = served.bus.dead_letters.list(status=None)[0]
-    assert (record.status, record.replayed_by, record.edited) == ("replayed", "Petrova", True)
+    assert (record.status, record.replayed_by, record.edited) == ("replayed", "petrova", True)
     await expect(page.locator("#dlq-record-status")).to_have_text("replayed")
     await expect(page.locator("#dlq-replay")).to_be_disabled()
     await expect(page.locator("#dlq-sent pre")).to_contain_text('"n": "mended"')
@@ -126,7 +153,7 @@ async def test_a_dead_letter_is_inspected_edited_and_replayed_through_the_consol
     hops = page.locator("#hops tbody tr")
     await expect(hops.locator(".hop-status")).to_have_text(
         ["published", "dead_lettered", "replayed", "processed"])
-    await expect(hops.nth(2)).to_contain_text("replayed by Petrova")
+    await expect(hops.nth(2)).to_contain_text("replayed by petrova")
 
 
 async def test_journal_search_by_correlation_id_shows_each_hop_with_its_trace(

@@ -51,7 +51,7 @@ async def test_flows_count_messages_per_type_and_subscription_with_depths_and_he
     await served.bus.emit(THING, {"n": "bad"})
     await eventually(lambda: len(seen) == 20)
 
-    async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=served.url, timeout=10, headers=served.key) as client:
         async def flows_now() -> dict[str, Any]:
             flows: dict[str, Any] = (await client.get("/v1/flows")).json()
             return flows
@@ -88,6 +88,7 @@ async def test_pages_and_their_files_are_served_offline(serve: ServeFactory) -> 
         script = await client.get("/ui/static/console.js")
         missing = await client.get("/ui/static/nothing.js")
         index = await client.get("/ui", follow_redirects=False)
+        anonymous = await client.get("/v1/flows")  # the pages are public, the API is not
 
     assert operator.headers["content-type"].startswith("text/html")
     assert "/ui/static/operator.js" in operator.text
@@ -99,6 +100,7 @@ async def test_pages_and_their_files_are_served_offline(serve: ServeFactory) -> 
     assert operator.headers["content-security-policy"].startswith("default-src 'self'")
     assert missing.status_code == 404
     assert index.headers["location"] == "/ui/console"
+    assert anonymous.status_code == 401
 
 
 def test_rates_are_the_difference_of_two_readings_over_the_time_between() -> None:

@@ -18,7 +18,13 @@ import pytest
 from bus.envelope import Envelope
 from bus.router import Router
 from tests.conftest import eventually
-from tests.console.conftest import WITH_WINDOW, Served, ServeFactory, window_installed
+from tests.console.conftest import (
+    PASSWORD,
+    WITH_WINDOW,
+    Served,
+    ServeFactory,
+    window_installed,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -77,7 +83,8 @@ async def sign_in(page: Page, served: Served) -> None:
     from playwright.async_api import expect
 
     await page.goto(f"{served.url}/ui/operator")
-    await page.fill("#signin-name", "Ivanova")
+    await page.fill("#signin-name", "ivanova")
+    await page.fill("#signin-password", PASSWORD)
     await page.fill("#signin-extension", AGENT)
     await page.click("#signin-submit")
     await expect(page.locator("#who-extension")).to_have_text(AGENT)

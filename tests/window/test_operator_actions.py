@@ -94,3 +94,24 @@ async def test_call_result_must_be_one_of_the_known_outcomes(
     response = await window.client.post("/v1/calls/1.2/result", json={"result": "maybe"})
 
     assert response.status_code == 422
+
+
+async def test_a_body_the_bus_would_refuse_answers_422_in_the_documented_shape(
+        start_window: WindowFactory) -> None:
+    pbx, asked = pbx_originate(accept=True)
+    listen, received = collector("crm.interaction.annotated.v1")
+    window = await start_window(routers=(pbx, listen))
+
+    bad_number = await window.client.post("/v1/calls/originate",
+                                          json={"agent": "2001", "number": "call me"})
+    bad_agent_id = await window.client.post("/v1/calls/1.2/result",
+                                            json={"result": "sale", "agent_id": "-x y"})
+    bad_notes = await window.client.post("/v1/calls/1.2/result",
+                                         json={"result": "sale", "notes": "bell \u0007"})
+
+    for response, where in ((bad_number, ["body", "number"]),
+                            (bad_agent_id, ["body", "agent_id"]), (bad_notes, ["body"])):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]  # a list, as the OpenAPI document says
+        assert error["loc"] == where and error["msg"], error
+    assert not asked and not received
