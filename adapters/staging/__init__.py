@@ -1,0 +1,1 @@
+"""Legacy exchange through a staging table: rows with a status column in, canonical messages out."""
