@@ -99,7 +99,8 @@ def webhook_router(bus: Bus, verifier: WebhookVerifier, *, region: str = "RU",
             payload = mapping.customer_changed(json.loads(body), region=region)
             envelope = await bus.emit(CHANGED, payload, key=payload["customer"]["id"],
                                       source=source)
-        except (ValueError, KeyError, TypeError, AttributeError, PermanentError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                PermanentError) as error:  # RecursionError: JSON nested too deep
             verifier.release(reserved)
             raise HTTPException(422, f"not a customer event: {error}") from None
         except TransientError as error:

@@ -58,6 +58,13 @@ LOOKUP_PROPERTIES = {"inn": "esb:inn", "account_number": "esb:accountNo",
 _IDENTIFIER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:@/+=\-]{0,127}$")
 _INN = re.compile(r"^([0-9]{10}|[0-9]{12})$")
 _MEDIA_TYPE = re.compile(r"^[a-z]+/[0-9A-Za-z.+\-]+$")
+_DATE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")  # common.json
+_TIMESTAMP = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3])"
+                        r":[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+\-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters no canonical text may hold (``common.json#/$defs/text``); JSON can carry them."""
+_OUT_OF_RANGE = (ValueError, OverflowError, OSError)
+"""What ``datetime.fromtimestamp`` raises for milliseconds no calendar holds (or NaN)."""
 
 
 _LATIN_OF = {"А": "A", "Б": "B", "В": "V", "Г": "G", "Д": "D", "Е": "E", "Ж": "ZH",
@@ -109,8 +116,8 @@ def is_publishable_id(object_id: str) -> bool:
 def document(props: Properties, *, content_base: str) -> dict[str, Any]:
     """The canonical Document of a CMIS document's succinct properties."""
     object_id = str(props["cmis:objectId"])
-    doc_type = str(props.get("esb:docType") or "").strip().lower()
-    status = str(props.get("esb:status") or "").strip().lower()
+    doc_type = (_text(props.get("esb:docType")) or "").lower()
+    status = (_text(props.get("esb:status")) or "").lower()
     name = _text(props.get("esb:counterpartyName"))
     inn = _text(props.get("esb:inn"))
     customer_id = _text(props.get("esb:customerId"))
@@ -128,11 +135,12 @@ def document(props: Properties, *, content_base: str) -> dict[str, Any]:
         if _MEDIA_TYPE.match(media_type):
             content["media_type"] = media_type
         length = props.get("cmis:contentStreamLength")
-        if isinstance(length, int) and length >= 0:
+        if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
             content["size_bytes"] = length
     attributes = {"docflow_type": doc_type} if doc_type and doc_type not in KINDS else {}
-    if _text(props.get("esb:externalId")):
-        attributes["external_id"] = str(props["esb:externalId"])
+    external_id = _text(props.get("esb:externalId"))
+    if external_id:
+        attributes["external_id"] = external_id
     return {
         "id": object_id,
         "kind": _KIND_BY_TYPE.get(doc_type, "other"),
@@ -177,8 +185,11 @@ def millis_of_date(day: str) -> int:
 def date_of(value: Any) -> str:
     """A CMIS DateTime (milliseconds, or ISO text from some servers) as a calendar date (UTC)."""
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, tz=UTC).date().isoformat()
-    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC).date().isoformat()
+        except _OUT_OF_RANGE:
+            return "1970-01-01"
+    if isinstance(value, str) and _DATE.match(value[:10]):
         return value[:10]
     return "1970-01-01"
 
@@ -186,9 +197,12 @@ def date_of(value: Any) -> str:
 def timestamp_of(value: Any) -> str | None:
     """A CMIS DateTime as an RFC 3339 instant with milliseconds, or None."""
     if isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value / 1000, tz=UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(value) % 1000:03d}Z"
-    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(value) % 1000:03d}Z"
+        except _OUT_OF_RANGE:
+            return None
+    if isinstance(value, str) and _TIMESTAMP.match(value):
         return value
     return None
 
@@ -196,7 +210,7 @@ def timestamp_of(value: Any) -> str | None:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = _NOT_XML.sub("", str(value)).strip()
     return text[:256] or None
 
 

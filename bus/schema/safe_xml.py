@@ -28,6 +28,11 @@ _BOMS = (
     (b"\x00\x00\xfe\xff", "utf-32"),
     (b"\xff\xfe", "utf-16"),
     (b"\xfe\xff", "utf-16"),
+    # no BOM, but libxml2 still reads them (XML 1.0 appendix F: "<" or "<?" in the encoding)
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
 )
 _local = threading.local()
 
@@ -44,7 +49,7 @@ def _parser() -> Any:
             huge_tree=False,
             remove_comments=True,
             remove_pis=True,
-            collect_ids=False,
+            # not collect_ids=False: with it libxml2 2.14 reads an external DTD (a local file)
         )
     return parser
 

@@ -77,14 +77,14 @@ def bitrix_event_router(bus: Bus, crm: CrmGateway, application_token: str, *,
         """An event from Bitrix24 (contact/company added or updated, click-to-call)."""
         try:
             event = parse_event(await request.body(), request.headers.get("Content-Type", ""))
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSON too deep
             raise HTTPException(400, f"not a Bitrix24 event: {error}") from None
-        token = str((event.get("auth") or {}).get("application_token") or "")
+        token = str(_object(event.get("auth")).get("application_token") or "")
         if not application_token or not hmac.compare_digest(token.encode(),
                                                             application_token.encode()):
             raise HTTPException(401, "application_token is missing or wrong")
         name = str(event.get("event") or "").upper()
-        fields = (event.get("data") or {}).get("FIELDS") or {}
+        fields = _object(_object(event.get("data")).get("FIELDS"))
         try:
             if name in CUSTOMER_EVENTS:
                 kind, change = CUSTOMER_EVENTS[name]
@@ -93,7 +93,7 @@ def bitrix_event_router(bus: Bus, crm: CrmGateway, application_token: str, *,
                                           key=customer["id"], source=source)
                 return {"id": envelope.id, "type": CHANGED}
             if name == CLICK_TO_CALL:
-                data = event.get("data") or {}
+                data = _object(event.get("data"))
                 request_payload = await _originate_request(crm, data)
                 envelope = await bus.emit(ORIGINATE_REQUESTED, request_payload,
                                           key=request_payload["agent_extension"],
@@ -109,6 +109,11 @@ def bitrix_event_router(bus: Bus, crm: CrmGateway, application_token: str, *,
         return {"id": None, "type": None}
 
     return router
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object; a body may put a string where Bitrix24 puts one."""
+    return value if isinstance(value, dict) else {}
 
 
 async def _originate_request(crm: CrmGateway, data: dict[str, Any]) -> dict[str, Any]:

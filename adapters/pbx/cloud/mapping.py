@@ -102,6 +102,8 @@ def _started_us(form: dict[str, str], zone: ZoneInfo) -> int:
         moment = datetime.strptime(_field(form, "call_start"), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise InvalidNotification("call_start is not 'YYYY-MM-DD HH:MM:SS'") from None
+    if not 1970 <= moment.year < 9999:  # year 1 east of UTC overflows; before 1970 no call
+        raise InvalidNotification("call_start is not a plausible time")
     return int(moment.replace(tzinfo=zone).timestamp() * 1_000_000)
 
 
