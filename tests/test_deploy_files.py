@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Any, get_args
 
@@ -280,6 +281,8 @@ def setting_exists(variable: str) -> bool:
         last = index == len(parts) - 1
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
+        elif typing.get_origin(annotation) is dict:
+            return index == len(parts) - 2  # a map: ESB_API__AUTH__USERS__<name>
         elif not last:
             return False
     return True
@@ -358,6 +361,9 @@ def test_every_esb_variable_is_a_setting_or_documented_as_future(
 
 def test_the_variable_check_rejects_what_does_not_exist() -> None:
     assert setting_exists("ESB_JOURNAL__BATCH_SIZE")
+    assert setting_exists("ESB_API__AUTH__USERS__ADMIN")
+    assert not setting_exists("ESB_API__AUTH__USERS")
+    assert not setting_exists("ESB_API__AUTH__USERS__ADMIN__ROLE")
     assert setting_exists("ESB_DELIVERY")
     assert not setting_exists("ESB_JOURNAL__BATCH")
     assert not setting_exists("ESB_BROKER_URL__HOST")

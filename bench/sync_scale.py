@@ -1,0 +1,218 @@
+"""The synchronizer's matching engine at scale, against Splink on the same data.
+
+For each size (billing accounts) the shared generator's directory is made once
+and cached (``~/.cache/telecom-esb/datagen``). Then, each in a fresh child
+process so that peak memory is its own:
+
+* ours: read CRM + billing records and ``sync.match.reconcile`` them (the
+  thresholds fixed in ``MatchSettings``);
+* Splink (DuckDB): a dedupe model over the union of CRM and billing records,
+  normalized by ``sync.normalize`` (so it gets the same clean fields), blocking
+  on INN, passport, phone and surname (within a city), trained unsupervised
+  (random-sampling u, EM for m), clustered at a fixed match probability.
+
+Prints wall time, peak RSS and pairwise precision / recall / F1 of
+record→customer links (``sync.evaluate``) per size, and the ratios ours/Splink.
+Not a test: nothing is asserted.
+
+    .venv/bin/python bench/sync_scale.py [--sizes 20000,200000,1000000] [--seed 7]
+        [--noise 1.3] [--no-splink] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "datagen" / "generate.py"
+DEFAULT_CACHE = Path.home() / ".cache" / "telecom-esb" / "datagen"
+SPLINK_THRESHOLD = 0.999  # the best of 0.5...0.999 on seed 7, fixed for every size
+
+
+def dataset(accounts: int, seed: int, noise: float, cache: Path) -> Path:
+    """The generator's directory for this size, generated once."""
+    out = cache / f"accounts-{accounts}-seed{seed}-noise{noise}"
+    if (out / "truth.csv").exists():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    print(f"generating {accounts} accounts into {out} ...", flush=True)
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--accounts", str(accounts), "--seed", str(seed),
+         "--noise", str(noise), "--out", str(tmp)],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    tmp.rename(out)
+    return out
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process plus its worker processes' peaks (an upper bound)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + workers) / 1024
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its workers: the cost when the machine is shared."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def _figures(clusters: dict[tuple[str, str], int], directory: Path) -> dict[str, float]:
+    from sync.evaluate import evaluate, read_truth
+
+    figures = evaluate(clusters, read_truth(directory / "truth.csv"))
+    return {"precision": figures.precision, "recall": figures.recall, "f1": figures.f1}
+
+
+def run_ours(directory: Path) -> dict[str, Any]:
+    from sync.match import reconcile
+    from sync.sources import read_directory
+
+    start = time.perf_counter()
+    result = reconcile(read_directory(directory, docflow=False))
+    wall = time.perf_counter() - start
+    cpu, peak = _cpu_s(), _peak_mb()
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "records": len(result.clusters),
+            "review": len(result.review), **_figures(result.clusters, directory)}  # fmt: skip
+
+
+def _splink_rows(directory: Path) -> dict[str, list[Any]]:
+    from sync.normalize import normalize_record
+    from sync.sources import read_directory
+
+    columns = ["unique_id", "kind", "surname", "first_name", "patronymic", "birth_date", "inn",
+               "passport", "phone", "email", "city", "address"]  # fmt: skip
+    rows: dict[str, list[Any]] = {c: [] for c in columns}
+    for record in read_directory(directory, docflow=False):
+        n = normalize_record(record)
+        values = {
+            "unique_id": f"{record.system}|{record.record_id}", "kind": n.kind,
+            "surname": n.surname or n.name_key or None, "first_name": n.first or None,
+            "patronymic": n.patronymic or None, "birth_date": n.birth_date, "inn": n.inn,
+            "passport": n.passport, "phone": min(n.phones) if n.phones else None,
+            "email": n.email, "city": n.city or None, "address": n.address or None,
+        }  # fmt: skip
+        for c in columns:
+            rows[c].append(values[c])
+    return rows
+
+
+def run_splink(directory: Path) -> dict[str, Any]:
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    start = time.perf_counter()
+    db_api = DuckDBAPI()
+    table = db_api.register(_splink_rows(directory))
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.ExactMatch("kind"),
+            cl.ExactMatch("inn"),
+            cl.ExactMatch("passport"),
+            cl.ExactMatch("birth_date"),
+            cl.JaroWinklerAtThresholds("surname", [0.92, 0.8]),
+            cl.JaroWinklerAtThresholds("first_name", [0.92]),
+            cl.JaroWinklerAtThresholds("patronymic", [0.92]),
+            cl.ExactMatch("phone"),
+            cl.ExactMatch("email"),
+            cl.LevenshteinAtThresholds("address", [2]),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("inn"),
+            block_on("passport"),
+            block_on("phone"),
+            block_on("surname", "city"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    linker = Linker(table, settings, log_level="WARNING")
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("inn"), block_on("passport")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("surname", "birth_date")
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=SPLINK_THRESHOLD
+    )
+    ids = clustered.as_dict()
+    wall = time.perf_counter() - start
+    labels: dict[str, int] = {}
+    clusters: dict[tuple[str, str], int] = {}
+    for uid, cluster_id in zip(ids["unique_id"], ids["cluster_id"], strict=True):
+        system, record_id = str(uid).split("|", 1)
+        clusters[(system, record_id)] = labels.setdefault(str(cluster_id), len(labels))
+    return {"wall_s": wall, "cpu_s": _cpu_s(), "peak_mb": _peak_mb(), "records": len(clusters),
+            **_figures(clusters, directory)}  # fmt: skip
+
+
+def _child(engine: str, directory: Path) -> dict[str, Any]:
+    """Run one engine in a fresh interpreter; its JSON figures."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", engine, str(directory)],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _line(name: str, f: dict[str, Any]) -> str:
+    return (f"  {name:<7} {f['wall_s']:7.1f} s wall {f['cpu_s']:7.1f} s CPU {f['peak_mb']:7.0f} MB"
+            f"  P {f['precision']:.5f}"
+            f"  R {f['recall']:.5f}  F1 {f['f1']:.5f}  ({f['records']} records)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="20000,200000,1000000",
+                        help="billing accounts per data set, comma-separated")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--noise", type=float, default=1.3)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--no-splink", action="store_true", help="skip the baseline")
+    parser.add_argument("--child", nargs=2, metavar=("ENGINE", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, directory = args.child
+        run = run_ours if engine == "ours" else run_splink
+        print(json.dumps(run(Path(directory))))
+        return
+    if not GENERATOR.exists():
+        sys.exit(f"the generator is not at {GENERATOR}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        directory = dataset(size, args.seed, args.noise, args.cache)
+        print(f"{size} accounts (seed {args.seed}, noise {args.noise}):", flush=True)
+        ours = _child("ours", directory)
+        print(_line("ours", ours), flush=True)
+        if args.no_splink:
+            continue
+        try:
+            splink = _child("splink", directory)
+        except subprocess.CalledProcessError as exc:
+            print(f"  splink  failed: {exc.stderr.strip().splitlines()[-1:]}", flush=True)
+            continue
+        print(_line("splink", splink))
+        print(f"  ratio   wall {ours['wall_s'] / splink['wall_s']:.2f}x  "
+              f"CPU {ours['cpu_s'] / splink['cpu_s']:.2f}x  memory "
+              f"{ours['peak_mb'] / splink['peak_mb']:.2f}x  F1 {ours['f1'] - splink['f1']:+.5f}",
+              flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

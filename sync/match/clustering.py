@@ -1,0 +1,128 @@
+"""Clusters from accepted pairs: greedy union, strongest pair first, with guards.
+
+A merge is refused, and the pair goes to review instead, when the two clusters
+hold different valid INNs, different birth dates or different genders, or when
+a person said ``cannot_link`` for any two of their records. ``must_link`` pairs
+are joined first, whatever the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sync.normalize.record import NormalizedRecord
+
+__all__ = ["ClusterResult", "cluster"]
+
+
+@dataclass(slots=True)
+class ClusterResult:
+    """``root`` of every record index; the pairs that joined clusters; the pairs
+    a guard refused, with the reason."""
+
+    root: dict[int, int]
+    joined: list[tuple[int, int, float, str | None]] = field(default_factory=list)
+    refused: list[tuple[int, int, float, str]] = field(default_factory=list)
+
+
+_MANY = "\x00many"  # a must-link put two different values in one cluster
+
+
+def _merged(a: str | None, b: str | None) -> str | None:
+    if a is None or a == b:
+        return b
+    return a if b is None else _MANY
+
+
+def _clash(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a != b
+
+
+class _Cluster:
+    """What a cluster's guards need: its size, the one INN, birth date and gender
+    it may hold, and the records people said it must never join."""
+
+    __slots__ = ("birth", "forbidden", "gender", "inn", "size")
+
+    def __init__(self, r: NormalizedRecord, forbidden: set[int] | None) -> None:
+        self.size = 1
+        self.inn = r.inn
+        self.birth = r.birth_date
+        self.gender = r.gender or None
+        self.forbidden = set(forbidden) if forbidden else None
+
+
+def _conflict(a: _Cluster, b: _Cluster) -> str | None:
+    if _clash(a.inn, b.inn):
+        return "two valid INNs"
+    if _clash(a.birth, b.birth):
+        return "two birth dates"
+    if _clash(a.gender, b.gender):
+        return "two genders"
+    return None
+
+
+def cluster(
+    members: Iterable[int],
+    records: Sequence[NormalizedRecord | None],
+    edges: Iterable[tuple[float, int, int]],
+    must_link: Iterable[tuple[int, int]] = (),
+    cannot_link: dict[int, set[int]] | None = None,
+) -> ClusterResult:
+    """Cluster ``members`` (record indexes) by ``edges`` (score, i, j), strongest first."""
+    cannot = cannot_link or {}
+    parent: dict[int, int] = {i: i for i in members}
+    groups: dict[int, _Cluster] = {}  # made when a record first meets a pair
+
+    def group(root: int) -> _Cluster:
+        found = groups.get(root)
+        if found is None:
+            r = records[root]
+            assert r is not None
+            found = groups[root] = _Cluster(r, cannot.get(root))
+        return found
+
+    def find(i: int) -> int:
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def union(ra: int, rb: int) -> None:
+        a, b = group(ra), group(rb)
+        if a.size < b.size:
+            ra, rb, a, b = rb, ra, b, a
+        parent[rb] = ra
+        a.size += b.size
+        a.inn, a.birth = _merged(a.inn, b.inn), _merged(a.birth, b.birth)
+        a.gender = _merged(a.gender, b.gender)
+        if b.forbidden:
+            a.forbidden = (a.forbidden or set()) | b.forbidden
+        groups.pop(rb, None)
+
+    result = ClusterResult(root={})
+    for i, j in must_link:
+        if i in parent and j in parent and (ri := find(i)) != (rj := find(j)):
+            union(ri, rj)
+            result.joined.append((i, j, float("inf"), "must-link"))
+    for score, i, j in sorted(edges, key=lambda e: (-e[0], e[1], e[2])):
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue
+        a, b = group(ri), group(rj)
+        if (a.forbidden and any(find(k) == rj for k in a.forbidden)) or (
+            b.forbidden and any(find(k) == ri for k in b.forbidden)
+        ):
+            result.refused.append((i, j, score, "a person decided these are different customers"))
+            continue
+        reason = _conflict(a, b)
+        if reason is not None:
+            result.refused.append((i, j, score, f"linking would put {reason} in one customer"))
+            continue
+        union(ri, rj)
+        result.joined.append((i, j, score, None))
+    result.root = {i: find(i) for i in parent}
+    return result

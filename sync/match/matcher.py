@@ -1,0 +1,306 @@
+"""The engine's state: normalized records, blocks, scored pairs and clusters.
+
+:class:`Matcher` serves both the full run (:meth:`Matcher.add_all`) and
+incremental work (:meth:`Matcher.upsert`, :meth:`Matcher.remove`): a change
+re-scores only the record's blocks and re-clusters only the connected
+components it touches, which gives exactly the clusters a full run would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+
+from sync.match.blocking import block_keys
+from sync.match.clustering import cluster
+from sync.match.evidence import FieldWeights
+from sync.match.parallel import Normalizer
+from sync.match.scoring import score_pair
+from sync.match.settings import MatchSettings
+from sync.model import Decisions, PairEvidence, Reconciliation, RecordKey, ReviewPair, SourceRecord
+from sync.normalize.record import NormalizedRecord, normalize_record
+
+__all__ = ["Matcher"]
+
+_REVIEW_BAND = "score between the review and accept thresholds"
+_BATCH = 20_000
+
+
+def _batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    it = iter(records)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+class Matcher:
+    """Incremental record linkage over a growing set of records (see the module doc)."""
+
+    def __init__(self, settings: MatchSettings | None = None,
+                 decisions: Decisions = Decisions()) -> None:  # noqa: B008  # fmt: skip
+        self.settings = settings or MatchSettings()
+        self._weights = self.settings.weights
+        self._records: list[NormalizedRecord | None] = []
+        self._index: dict[RecordKey, int] = {}
+        # blocking key -> its record, or its records once there are several
+        self._blocks: dict[int, int | list[int]] = {}
+        self._edges: dict[int, dict[int, float]] = defaultdict(dict)
+        self._root: dict[int, int] = {}
+        self._joined: dict[int, list[PairEvidence]] = {}
+        self._refused: dict[int, list[ReviewPair]] = {}
+        self._docs: set[int] = set()
+        self._decisions = decisions
+        self._must: dict[int, set[int]] = defaultdict(set)
+        self._cannot: dict[int, set[int]] = defaultdict(set)
+        self.stats: dict[str, float] = defaultdict(float)
+
+    # ------------------------------------------------------------ records and decisions
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _slot(
+        self, record: SourceRecord, n: NormalizedRecord | None = None
+    ) -> tuple[int, NormalizedRecord]:
+        n = n or normalize_record(record)
+        idx = self._index.get(record.key)
+        if idx is None:
+            idx = len(self._records)
+            self._records.append(n)
+            self._index[n.key] = idx
+            self._bind_decisions(record.key, idx)
+        else:
+            self._records[idx] = n
+        if n.system == "docflow":
+            self._docs.add(idx)
+        return idx, n
+
+    def _bind_decisions(self, key: RecordKey, idx: int) -> None:
+        for pairs, table in ((self._decisions.must_link, self._must),
+                             (self._decisions.cannot_link, self._cannot)):  # fmt: skip
+            for a, b in pairs:
+                other = b if a == key else a if b == key else None
+                if other is not None and (j := self._index.get(other)) is not None and j != idx:
+                    table[idx].add(j)
+                    table[j].add(idx)
+
+    # ------------------------------------------------------------ blocking and scoring
+    def _index_keys(self, idx: int, keys: list[int]) -> None:
+        blocks = self._blocks
+        for key in keys:
+            members = blocks.get(key)
+            if members is None:
+                blocks[key] = idx
+            elif isinstance(members, int):
+                blocks[key] = [members, idx]
+            else:
+                members.append(idx)
+
+    def _candidates(self, idx: int, keys: list[int]) -> set[int]:
+        cap = self.settings.max_block
+        found: set[int] = set()
+        for key in keys:
+            members = self._blocks.get(key)
+            if members is None:
+                continue
+            if isinstance(members, int):
+                found.add(members)
+                continue
+            if len(members) > cap:
+                self.stats["capped_lookups"] += 1
+                continue
+            found.update(members)
+        found.discard(idx)
+        return found
+
+    def _score_against(self, idx: int, others: Iterable[int]) -> None:
+        records, w, review = self._records, self._weights, self.settings.review
+        a = records[idx]
+        assert a is not None
+        edges = self._edges
+        compared = 0
+        for j in others:
+            b = records[j]
+            if b is None:
+                continue
+            compared += 1
+            score = score_pair(a, b, w)[0]
+            if score >= review:
+                edges[idx][j] = score
+                edges[j][idx] = score
+        self.stats["pairs_compared"] += compared
+
+    def _drop_record_links(self, idx: int) -> None:
+        r = self._records[idx]
+        for key in block_keys(r) if r is not None else ():
+            members = self._blocks.get(key)
+            if members == idx:
+                del self._blocks[key]
+            elif isinstance(members, list) and idx in members:
+                members.remove(idx)
+                if len(members) == 1:
+                    self._blocks[key] = members[0]
+        for j in self._edges.pop(idx, {}):
+            self._edges[j].pop(idx, None)
+
+    # ------------------------------------------------------------ clustering
+    def _component(self, seeds: Iterable[int]) -> set[int]:
+        accept = self.settings.accept
+        seen: set[int] = set()
+        stack = [s for s in seeds if self._records[s] is not None and s not in self._docs]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            stack.extend(j for j, s in self._edges.get(i, {}).items() if s >= accept)
+            stack.extend(self._must.get(i, ()))
+        return {i for i in seen if self._records[i] is not None}
+
+    def _recluster(self, members: set[int]) -> None:
+        accept = self.settings.accept
+        edges = [
+            (s, i, j)
+            for i in members
+            for j, s in self._edges.get(i, {}).items()
+            if i < j and s >= accept and j in members
+        ]
+        must = [(i, j) for i in members for j in self._must.get(i, ()) if i < j and j in members]
+        cannot = {i: self._cannot[i] for i in members if i in self._cannot}
+        for i in members:
+            self._joined.pop(i, None)
+            self._refused.pop(i, None)
+        result = cluster(members, self._records, edges, must, cannot)
+        self._root.update(result.root)
+        for i, j, score, rule in result.joined:
+            self._joined.setdefault(i, []).append(self._evidence(i, j, score, rule))
+        for i, j, score, reason in result.refused:
+            if j not in self._cannot.get(i, ()) and "decided" not in reason:
+                review = ReviewPair(self._evidence(i, j, score, None), reason)
+                self._refused.setdefault(i, []).append(review)
+
+    def _add_one(
+        self, record: SourceRecord, n: NormalizedRecord, fresh: list[int], stale: set[int]
+    ) -> None:
+        """One record of a full load: indexed now, compared once all are indexed."""
+        old = self._index.get(record.key)
+        if old is not None and old in self._root and old not in self._docs:
+            stale |= self._component([old])
+            self._drop_record_links(old)
+        idx, n = self._slot(record, n)
+        if n.system != "docflow":
+            self._index_keys(idx, block_keys(n))
+            fresh.append(idx)
+
+    # ------------------------------------------------------------ public API
+    def add_all(self, records: Iterable[SourceRecord]) -> Matcher:
+        """Load many records at once and reconcile them all (the full run)."""
+        fresh: list[int] = []
+        stale: set[int] = set()
+        normalizer = Normalizer(self.settings.workers)
+        try:
+            for number, batch in enumerate(_batches(records, _BATCH)):
+                if number * _BATCH >= self.settings.parallel_from:
+                    normalizer.start()
+                for record, n in zip(batch, normalizer.normalize(batch), strict=True):
+                    self._add_one(record, n, fresh, stale)
+        finally:
+            normalizer.close()
+        fresh_set = set(fresh)
+        loaded = self._records
+        for idx in fresh:  # every block is complete now: one whose size is over the cap is skipped
+            r = loaded[idx]
+            assert r is not None
+            candidates = self._candidates(idx, block_keys(r))
+            self._score_against(idx, (j for j in candidates if j < idx or j not in fresh_set))
+        self._recluster(self._component(stale | fresh_set) | fresh_set)
+        return self
+
+    def upsert(self, record: SourceRecord) -> set[RecordKey]:
+        """Add or replace one record; the keys of every record whose cluster may have changed."""
+        old = self._index.get(record.key)
+        before: set[int] = set()
+        if old is not None and old not in self._docs:
+            before = self._component([old])
+            self._drop_record_links(old)
+        idx, n = self._slot(record)
+        if n.system == "docflow":
+            return {record.key}
+        keys = block_keys(n)
+        self._score_against(idx, self._candidates(idx, keys))
+        self._index_keys(idx, keys)
+        affected = self._component(before | {idx})
+        self._recluster(affected)
+        return {self._key_of(i) for i in affected} | {record.key}
+
+    def remove(self, key: RecordKey) -> set[RecordKey]:
+        """Forget a record; the keys of the records whose cluster may have changed."""
+        idx = self._index.pop(key, None)
+        if idx is None:
+            return set()
+        before = self._component([idx]) if idx not in self._docs else set()
+        self._drop_record_links(idx)
+        self._records[idx] = None
+        self._docs.discard(idx)
+        self._root.pop(idx, None)
+        self._joined.pop(idx, None)
+        self._refused.pop(idx, None)
+        before.discard(idx)
+        affected = self._component(before)
+        self._recluster(affected)
+        return {self._key_of(i) for i in affected} | {key}
+
+    def _key_of(self, idx: int) -> RecordKey:
+        r = self._records[idx]
+        assert r is not None
+        return r.key
+
+    def _evidence(self, i: int, j: int, score: float, rule: str | None) -> PairEvidence:
+        a, b = self._records[i], self._records[j]
+        assert a is not None and b is not None
+        if rule == "must-link":
+            return PairEvidence(a.key, b.key, score, FieldWeights(a, b, self._weights), rule)
+        total, weights, found_rule = score_pair(a, b, self._weights)
+        kept: Mapping[str, float] = weights
+        if not self.settings.link_evidence:
+            kept = {}
+        elif rule is None and score >= self.settings.accept:
+            kept = FieldWeights(a, b, self._weights)  # one per link: recomputed when read
+        return PairEvidence(a.key, b.key, total, kept, rule or found_rule)
+
+    def _doc_label(self, r: NormalizedRecord, by_inn: dict[str, int]) -> int | None:
+        if r.account_ref is not None:
+            billing = self._index.get(("billing", r.account_ref))
+            if billing is not None and billing in self._root:
+                return self._root[billing]
+        if r.inn is not None:
+            return by_inn.get(r.inn)
+        return None
+
+    def result(self) -> Reconciliation:
+        """Every record's cluster, the links that built them and what needs review."""
+        clusters: dict[RecordKey, int] = {}
+        by_inn: dict[str, int] = {}
+        for idx, root in self._root.items():
+            r = self._records[idx]
+            if r is None:
+                continue
+            clusters[r.key] = root
+            if r.inn is not None:
+                by_inn.setdefault(r.inn, root)
+        for idx in self._docs:
+            r = self._records[idx]
+            if r is None:
+                continue
+            label = self._doc_label(r, by_inn)
+            clusters[r.key] = idx if label is None else label
+        links = [evidence for joined in self._joined.values() for evidence in joined]
+        review = [pair for refused in self._refused.values() for pair in refused]
+        accept = self.settings.accept
+        for i, row in self._edges.items():
+            for j, score in row.items():
+                if i < j and score < accept and self._root.get(i) != self._root.get(j):
+                    review.append(ReviewPair(self._evidence(i, j, score, None), _REVIEW_BAND))
+        stats = dict(self.stats)
+        stats.update(records=float(len(clusters)), clusters=float(len(set(clusters.values()))),
+                     links=float(len(links)), review=float(len(review)))  # fmt: skip
+        return Reconciliation(clusters=clusters, links=links, review=review, stats=stats)

@@ -1,0 +1,94 @@
+# ruff: noqa: RUF001, RUF002 - Russian words and letters, on purpose
+"""Phones (E.164), e-mail and postal addresses."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from bus.phones import to_e164
+from sync.normalize.text import clean
+
+__all__ = [
+    "address_numbers",
+    "is_mobile",
+    "normalize_address",
+    "normalize_email",
+    "normalize_phone",
+]
+
+_NON_DIGIT = re.compile(r"\D")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Whole words replaced by their short form; the short forms lose their dot.
+_ADDRESS_WORDS = {
+    "улица": "ул", "проспект": "пр", "пр-т": "пр", "просп": "пр", "переулок": "пер",
+    "площадь": "пл", "бульвар": "б-р", "шоссе": "ш", "набережная": "наб", "дом": "д",
+    "квартира": "кв", "офис": "оф", "корпус": "к", "корп": "к", "строение": "стр",
+    "город": "г", "область": "обл", "район": "р-н",
+}  # fmt: skip
+_ADDRESS_TOKEN = re.compile(r"[0-9a-zа-я]+(?:-[0-9a-zа-я]+)*")
+_DROP = frozenset({"г", "россия", "рф"})
+# What starts the street part; anything before it (a misspelt city) is dropped.
+_STREET_TYPES = frozenset({"ул", "пр", "пер", "пл", "б-р", "ш", "наб", "мкр", "тракт", "проезд"})
+_NUMBER = re.compile(r"\d+")
+
+
+_NATIONAL_LEADS = frozenset("3489")
+
+
+def normalize_phone(raw: str, region: str = "RU") -> str | None:
+    """A phone as typed → E.164 by :func:`bus.phones.to_e164`.
+
+    The usual Russian spellings of a number with a ten-digit national part
+    (``8 (912) 345-67-89``, ``+7 912 …``, ``9123456789``) are written ``+7`` and
+    the ten digits directly: that is exactly what ``to_e164`` answers for them
+    (a test holds the two equal), without its parser's cost on millions of
+    records. Anything else goes through ``to_e164``.
+    """
+    digits = _NON_DIGIT.sub("", raw)
+    if region == "RU":
+        if len(digits) == 11 and digits[0] in "78" and digits[1] in _NATIONAL_LEADS:
+            return "+7" + digits[1:]
+        if len(digits) == 10 and digits[0] in _NATIONAL_LEADS and not raw.lstrip().startswith("+"):
+            return "+7" + digits
+    return _to_e164(raw, region)
+
+
+@lru_cache(maxsize=50_000)
+def _to_e164(raw: str, region: str) -> str | None:
+    return to_e164(raw, region)
+
+
+def is_mobile(e164: str) -> bool:
+    """Russian mobile numbers are ``+79…``; the rest (landlines) are shared by households."""
+    return e164.startswith("+79")
+
+
+def normalize_email(raw: str | None) -> str | None:
+    text = (raw or "").strip().lower()
+    return text if _EMAIL.match(text) else None
+
+
+@lru_cache(maxsize=50_000)
+def normalize_address(raw: str | None, city: str | None = None) -> str:
+    """Lower case, ``улица`` → ``ул``, ``г.``/``город`` and the record's own city
+    dropped (and whatever precedes the street), punctuation gone:
+    ``г. Томск, улица Свободы, д. 110, оф. 21`` → ``ул свободы д 110 оф 21``."""
+    tokens = [_ADDRESS_WORDS.get(t, t) for t in _ADDRESS_TOKEN.findall(clean(raw))]
+    city_words = _ADDRESS_TOKEN.findall(clean(city))
+    if city_words and tokens:
+        n = len(city_words)
+        for i in range(len(tokens) - n + 1):
+            if tokens[i : i + n] == city_words:
+                tokens = tokens[:i] + tokens[i + n :]
+                break
+    for i, t in enumerate(tokens):
+        if t in _STREET_TYPES:
+            tokens = tokens[i:]
+            break
+    return " ".join(t for t in tokens if t not in _DROP)
+
+
+def address_numbers(normalized: str) -> str:
+    """The numbers of an address (house, flat, office) in order: ``110/21``."""
+    return "/".join(_NUMBER.findall(normalized))

@@ -1,0 +1,157 @@
+"""Source records in SQL: bulk upserts for first loads, one-record upserts for changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from sync.golden import facts_of
+from sync.model import RecordKey, SourceRecord
+from sync.store.tables import records
+
+__all__ = [
+    "count_records",
+    "from_row",
+    "is_live",
+    "is_stored",
+    "iter_records",
+    "load_records",
+    "mark_deleted",
+    "normalized_json",
+    "record_json",
+    "upsert_many",
+    "upsert_one",
+]
+
+
+def record_json(record: SourceRecord) -> dict[str, Any]:
+    """A :class:`SourceRecord` as plain JSON (phones a list, attributes a dict)."""
+    return {
+        "system": record.system, "record_id": record.record_id, "kind": record.kind,
+        "name": record.name, "birth_date": record.birth_date, "inn": record.inn,
+        "passport": record.passport, "phones": list(record.phones), "email": record.email,
+        "city": record.city, "address": record.address, "updated_at": record.updated_at,
+        "attributes": dict(record.attributes),
+    }
+
+
+def normalized_json(record: SourceRecord) -> dict[str, Any]:
+    """The record's identifiers and contacts in their normalized forms (valid INN only,
+    ten-digit passport, ISO birth date, E.164 phones, kind inferred)."""
+    facts = facts_of(record)
+    return {"kind": facts.kind, "inn": facts.inn, "birth_date": facts.birth_date,
+            "passport": facts.passport, "phones": list(facts.phones), "email": facts.email}
+
+
+def from_row(data: Mapping[str, Any]) -> SourceRecord:
+    return SourceRecord(
+        system=data["system"], record_id=data["record_id"], kind=data.get("kind") or "",
+        name=data.get("name") or "", birth_date=data.get("birth_date"), inn=data.get("inn"),
+        passport=data.get("passport"), phones=tuple(data.get("phones") or ()),
+        email=data.get("email"), city=data.get("city"), address=data.get("address"),
+        updated_at=data.get("updated_at"), attributes=dict(data.get("attributes") or {}),
+    )
+
+
+def _upsert(connection: sa.Connection) -> Any:
+    statement: Any
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(records)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(records)
+    return statement.on_conflict_do_update(
+        index_elements=[records.c.system, records.c.record_id],
+        set_={"version": records.c.version + 1, "updated_at": statement.excluded.updated_at,
+              "deleted": False, "record": statement.excluded.record,
+              "raw": statement.excluded.raw, "normalized": statement.excluded.normalized,
+              "received_at": statement.excluded.received_at},
+    )
+
+
+def upsert_many(
+    connection: sa.Connection, batch: Sequence[SourceRecord],
+    raws: Sequence[Mapping[str, Any] | None] | None = None,
+) -> int:
+    """Insert or replace ``batch`` in one executemany; returns the rows written."""
+    if not batch:
+        return 0
+    now = time.time()
+    raw_rows = [None if raw is None else dict(raw) for raw in raws] if raws is not None else None
+    rows = [
+        {"system": r.system, "record_id": r.record_id, "version": 1, "updated_at": r.updated_at,
+         "deleted": False, "record": record_json(r), "normalized": normalized_json(r),
+         "raw": raw_rows[i] if raw_rows is not None else None, "received_at": now}
+        for i, r in enumerate(batch)
+    ]
+    connection.execute(_upsert(connection), rows)
+    return len(rows)
+
+
+def is_stored(connection: sa.Connection, record: SourceRecord) -> bool:
+    """The store already holds ``record`` exactly (a repeated change)."""
+    current = connection.execute(
+        sa.select(records.c.record, records.c.deleted)
+        .where(records.c.system == record.system, records.c.record_id == record.record_id)
+    ).first()
+    return current is not None and not current.deleted and current.record == record_json(record)
+
+
+def is_live(connection: sa.Connection, key: RecordKey) -> bool:
+    return connection.execute(sa.select(records.c.deleted).where(
+        records.c.system == key[0], records.c.record_id == key[1])).scalar() is False
+
+
+def upsert_one(
+    connection: sa.Connection, record: SourceRecord, raw: Mapping[str, Any] | None = None,
+) -> bool:
+    """Store one record; False when the stored record already says the same (a repeat)."""
+    if is_stored(connection, record):
+        return False
+    upsert_many(connection, [record], [raw])
+    return True
+
+
+def mark_deleted(connection: sa.Connection, key: RecordKey) -> bool:
+    result = connection.execute(
+        records.update()
+        .where(records.c.system == key[0], records.c.record_id == key[1],
+               records.c.deleted.is_(False))
+        .values(deleted=True, version=records.c.version + 1, received_at=time.time()))
+    return bool(result.rowcount)
+
+
+def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[SourceRecord]:
+    """Every live record, streamed."""
+    result = connection.execute(
+        sa.select(records.c.record).where(records.c.deleted.is_(False))
+        .execution_options(stream_results=True, yield_per=chunk))
+    for (data,) in result:
+        yield from_row(data)
+
+
+def load_records(connection: sa.Connection, keys: Iterable[RecordKey]) -> list[SourceRecord]:
+    """The live records among ``keys`` (missing or deleted ones are left out)."""
+    wanted = sorted(set(keys))
+    found: list[SourceRecord] = []
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        rows = connection.execute(
+            sa.select(records.c.record).where(
+                sa.tuple_(records.c.system, records.c.record_id).in_(part),
+                records.c.deleted.is_(False)))
+        found.extend(from_row(data) for (data,) in rows)
+    return found
+
+
+def count_records(connection: sa.Connection) -> dict[str, int]:
+    rows = connection.execute(
+        sa.select(records.c.system, sa.func.count()).where(records.c.deleted.is_(False))
+        .group_by(records.c.system))
+    return {system: int(n) for system, n in rows}
