@@ -33,7 +33,7 @@ from bus.delivery.retry import RetryPolicy
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
 from bus.envelope import Envelope, decode, encode
-from bus.observability import Observability
+from bus.observability import QUEUE_STATS_TIMEOUT, Observability
 from bus.router import Router, Subscription
 from bus.settings import Settings, load_settings
 from bus.transport import (
@@ -41,6 +41,7 @@ from bus.transport import (
     Delivery,
     OutgoingMessage,
     QueueSpec,
+    QueueStats,
     Transport,
     dead_letter_queue,
     transport_for,
@@ -135,9 +136,17 @@ class Bus:
 
     async def topology(self) -> dict[str, Any]:
         """What the bus declares, with live depths where the broker answers."""
+        specs = [self.queue_spec(subscription) for subscription in self.subscriptions]
+        answers: Mapping[str, QueueStats | Exception] = {}
+        if self.running and specs:
+            try:
+                answers = await asyncio.wait_for(
+                    self.transport.queue_stats_many([spec.name for spec in specs]),
+                    QUEUE_STATS_TIMEOUT)
+            except Exception as error:
+                answers = dict.fromkeys((spec.name for spec in specs), error)
         queues = []
-        for subscription in self.subscriptions:
-            spec = self.queue_spec(subscription)
+        for subscription, spec in zip(self.subscriptions, specs, strict=True):
             entry: dict[str, Any] = {
                 "queue": spec.name, "bindings": list(spec.bindings),
                 "dead_letter_queue": dead_letter_queue(spec.name),
@@ -147,12 +156,11 @@ class Bus:
                 "ordered": subscription.ordered,
                 "reply_type": subscription.reply_type,
             }
-            if self.running:
-                try:
-                    stats = await asyncio.wait_for(self.transport.queue_stats(spec.name), 2.0)
-                    entry.update(messages=stats.messages, consumers=stats.consumers)
-                except Exception as error:
-                    entry["stats_error"] = str(error)
+            stats = answers.get(spec.name)
+            if isinstance(stats, QueueStats):
+                entry.update(messages=stats.messages, consumers=stats.consumers)
+            elif stats is not None:
+                entry["stats_error"] = str(stats) or type(stats).__name__
             queues.append(entry)
         return {"transport": self.transport.describe(), "exchange": self.settings.exchange,
                 "exchange_type": "topic", "queues": queues}
@@ -187,12 +195,21 @@ class Bus:
 
     async def stop(self) -> None:
         await self.ledger.drain()  # ack what is processed before consumers let go
-        for worker in self._workers:
-            await worker.stop()
+        # Every consumer together: each stops taking deliveries as soon as its
+        # stop starts (all within this step), then commits its acks and gives
+        # back what it still holds while the others do the same, instead of
+        # one after another, each waiting behind the others' traffic.
+        stopped = await asyncio.gather(
+            *(worker.stop() for worker in self._workers),
+            *(consumer.cancel() for consumer in self._dlq_consumers),
+            return_exceptions=True,
+        )
+        for outcome in stopped:
+            if isinstance(outcome, BaseException):
+                log.error("a consumer did not stop cleanly; its unsettled messages return "
+                          "after their lease", exc_info=outcome)
         await self.ledger.stop()
         await self.housekeeping.stop()
-        for consumer in self._dlq_consumers:
-            await consumer.cancel()
         self._workers.clear()
         self._dlq_consumers.clear()
         await self._relay.stop()

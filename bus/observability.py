@@ -20,13 +20,17 @@ from bus.journal.retention import prune_journal
 from bus.settings import Settings
 from bus.telemetry import Metrics, Tracing
 from bus.telemetry.meters import meter_provider
+from bus.transport import dead_letter_queue
 
 if TYPE_CHECKING:
     from bus.app import Bus
 
-__all__ = ["Observability"]
+__all__ = ["QUEUE_STATS_TIMEOUT", "Observability"]
 
 log = logging.getLogger(__name__)
+
+QUEUE_STATS_TIMEOUT = 5.0
+"""Seconds to wait for the broker's answer about every queue at once (metrics, topology)."""
 
 _OUTCOMES = {"processed", "retried", "dead_lettered", "duplicate", "rejected"}
 
@@ -87,13 +91,21 @@ class Observability:
                                 latency_ms, detail or None, trace_id or None)
 
     async def refresh_queue_depths(self, bus: Bus) -> None:
-        """Ask the broker for the depth of every subscription queue and its DLQ."""
+        """Ask the broker, in one batch, for the depth of every subscription queue and its DLQ."""
+        names: list[str] = []
         for subscription in bus.subscriptions:
             queue = bus.queue_name(subscription)
-            for name in (queue, f"{queue}.dlq"):
-                try:
-                    stats = await asyncio.wait_for(bus.transport.queue_stats(name), 2.0)
-                except Exception as error:
-                    log.debug("queue depth of %s unavailable: %s", name, error)
-                    continue
-                self.metrics.set_queue_depth(name, stats.messages)
+            names += [queue, dead_letter_queue(queue)]
+        if not names:
+            return
+        try:
+            answers = await asyncio.wait_for(bus.transport.queue_stats_many(names),
+                                             QUEUE_STATS_TIMEOUT)
+        except Exception as error:
+            log.debug("queue depths unavailable: %s", error)
+            return
+        for name, stats in answers.items():
+            if isinstance(stats, Exception):
+                log.debug("queue depth of %s unavailable: %s", name, stats)
+                continue
+            self.metrics.set_queue_depth(name, stats.messages)

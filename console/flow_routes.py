@@ -19,21 +19,24 @@ _STATS_TIMEOUT = 2.0
 
 
 async def queue_stats(bus: Bus) -> dict[str, dict[str, Any]]:
-    """Depth and consumer count of every subscription queue and its dead-letter queue."""
+    """Depth and consumer count of every subscription queue and its dead-letter queue
+    (one batch question to the broker)."""
+    names = [bus.queue_name(subscription) for subscription in bus.subscriptions]
+    asked = [*names, *(dead_letter_queue(name) for name in names)]
+    try:
+        found = await asyncio.wait_for(bus.transport.queue_stats_many(asked), _STATS_TIMEOUT)
+    except Exception as error:
+        found = dict.fromkeys(asked, error)
 
-    async def one(name: str) -> dict[str, Any]:
-        try:
-            stats = await asyncio.wait_for(bus.transport.queue_stats(name), _STATS_TIMEOUT)
-        except Exception as error:
-            return {"depth": None, "consumers": None, "error": f"{type(error).__name__}: {error}"}
+    def one(name: str) -> dict[str, Any]:
+        stats = found.get(name, LookupError(name))
+        if isinstance(stats, Exception):
+            return {"depth": None, "consumers": None, "error": f"{type(stats).__name__}: {stats}"}
         return {"depth": stats.messages, "consumers": stats.consumers}
 
-    names = [bus.queue_name(subscription) for subscription in bus.subscriptions]
-    found = await asyncio.gather(*(one(name) for name in names),
-                                 *(one(dead_letter_queue(name)) for name in names))
     queues = {}
-    for index, name in enumerate(names):
-        main, dead = found[index], found[len(names) + index]
+    for name in names:
+        main, dead = one(name), one(dead_letter_queue(name))
         queues[name] = {"queue": name, "depth": main["depth"], "consumers": main["consumers"],
                         "dlq_depth": dead["depth"], **({"error": main["error"]}
                                                        if "error" in main else {})}

@@ -219,6 +219,20 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def queue_stats(self, queue: str) -> QueueStats: ...
 
+    async def queue_stats_many(self, queues: Sequence[str]) -> dict[str, QueueStats | Exception]:
+        """The stats of each queue, or why they are unavailable (one answer per name).
+
+        Metrics and topology ask for every queue at once: a backend answers in
+        as few broker round trips as it can; by default one ``queue_stats`` each.
+        """
+        answers: dict[str, QueueStats | Exception] = {}
+        for queue in queues:
+            try:
+                answers[queue] = await self.queue_stats(queue)
+            except Exception as error:
+                answers[queue] = error
+        return answers
+
     @abc.abstractmethod
     async def purge(self, queue: str) -> int:
         """Drop every ready message; returns how many."""

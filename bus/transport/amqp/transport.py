@@ -323,6 +323,29 @@ class AmqpTransport(Transport):
         ok = await channel.call(channel.raw.queue_declare, queue=queue, passive=True)
         return QueueStats(queue, int(ok.method.message_count), int(ok.method.consumer_count))
 
+    async def queue_stats_many(self, queues: Sequence[str]) -> dict[str, QueueStats | Exception]:
+        """Every passive declare sent at once on the admin channel.
+
+        pika sends each as soon as the previous reply arrives, with no trip
+        through the event loop in between. An unknown queue makes the broker
+        close the channel, failing the declares queued behind it; those are
+        asked again one by one, so only the missing queue reports an error.
+        """
+        answers: dict[str, QueueStats | Exception] = {}
+        results = await asyncio.gather(*(self.queue_stats(q) for q in queues),
+                                       return_exceptions=True)
+        for queue, result in zip(queues, results, strict=True):
+            if isinstance(result, QueueStats):
+                answers[queue] = result
+                continue
+            if not isinstance(result, Exception):
+                raise result
+            try:
+                answers[queue] = await self.queue_stats(queue)
+            except Exception as error:
+                answers[queue] = error
+        return answers
+
     async def purge(self, queue: str) -> int:
         channel = await self._admin_channel()
         ok = await channel.call(channel.raw.queue_purge, queue=queue)

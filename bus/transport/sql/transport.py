@@ -11,6 +11,9 @@ for dead and its unsettled messages are redelivered.
 All database work runs on a worker thread (one for SQLite, whose writers are
 serialised anyway, four for PostgreSQL), never on the event loop, except
 :meth:`SqlTransport.describe`, which the base class defines as synchronous.
+Queue statistics are read-only and run on a thread of their own, so metrics
+and topology do not wait behind every consumer's polling (SQLite is in WAL
+mode: a reader never waits for the writer).
 
 Publishing routes against a cached copy of the bindings that is reloaded,
 inside the inserting transaction, whenever any process has declared or
@@ -121,6 +124,7 @@ class SqlTransport(Transport):
         self._key = self.options.database.render_as_string(hide_password=False)
         self._store: Store | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
         self._publishes = GroupCommit(self._flush_publishes, confirm_window,
                                        lambda item: len(item.messages))
         self._acks: GroupCommit[tuple[str, int]] = GroupCommit(self._flush_acks, 1000)
@@ -142,6 +146,13 @@ class SqlTransport(Transport):
             raise ConnectionError("SQL transport is not connected")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)``, read-only, on the statistics thread."""
+        if self._reader is None:
+            raise ConnectionError("SQL transport is not connected")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, functools.partial(function, *args))
 
     def wake(self, queue: str, delay: float = 0.0) -> None:
         """Tell this process's consumers of ``queue`` it has messages (now or after ``delay``)."""
@@ -186,6 +197,7 @@ class SqlTransport(Transport):
         engine = create_engine(database.render_as_string(hide_password=False), **engine_options)
         self._executor = ThreadPoolExecutor(max_workers=workers,
                                             thread_name_prefix="esb-sql-broker")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esb-sql-stats")
         self._store = store = Store(engine, self.options.lease)
         try:
             await self.run(store.create_tables)
@@ -216,7 +228,9 @@ class SqlTransport(Transport):
             await asyncio.get_running_loop().run_in_executor(executor, store.engine.dispose)
         if executor is not None:
             executor.shutdown(wait=True)
-        self._store = self._executor = None
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+        self._store = self._executor = self._reader = None
 
     async def healthy(self) -> bool:
         if self._store is None:
@@ -317,7 +331,8 @@ class SqlTransport(Transport):
         self._acks.add((owner, row_id))
 
     async def flush_acks(self) -> None:
-        await self._acks.wait()
+        """Until the acks made before this call are committed (not the ones made since)."""
+        await self._acks.flushed()
 
     async def _flush_acks(self, batch: list[tuple[str, int]]) -> None:
         try:
@@ -341,8 +356,18 @@ class SqlTransport(Transport):
         return consumer
 
     async def queue_stats(self, queue: str) -> QueueStats:
-        ready, consumers = await self.run(self.store.stats, queue)
+        ready, consumers = await self.read(self.store.stats, queue)
         return QueueStats(queue, ready, consumers)
+
+    async def queue_stats_many(self, queues: Sequence[str]) -> dict[str, QueueStats | Exception]:
+        """All in one short read on the statistics thread (see ``Store.stats_many``)."""
+        found = await self.read(self.store.stats_many, queues)
+        answers: dict[str, QueueStats | Exception] = {}
+        for queue in queues:
+            counts = found.get(queue)
+            answers[queue] = (LookupError(f"queue {queue!r} is not declared") if counts is None
+                              else QueueStats(queue, *counts))
+        return answers
 
     async def purge(self, queue: str) -> int:
         return await self.run(self.store.purge, queue)
