@@ -24,6 +24,7 @@ from adapters.crm.simulator import CrmSimulator
 from adapters.docflow.simdata import DocflowData
 from adapters.docflow.simulator import DocflowSimulator
 from adapters.pbx.simulator import AmiSimulator, SimulatorConfig
+from bus.api.auth_credentials import hash_password
 from bus.cli.serve import serve
 from bus.phones import to_e164
 from bus.settings import load_settings
@@ -39,6 +40,9 @@ STRANGERS = ("+74951234567", "+78123334455", "+79834567890", "<unknown>")
 
 AGENTS = ("2001", "2002", "2003", "2004", "2005", "2006")
 """The simulated PBX's agents: the extensions of the directory's managers M0001..M0006."""
+
+DEMO_USERS = {"operator": "operator", "admin": "admin", "monitoring": "monitoring"}
+"""Sign-in names of the demo, each with the role and password of its name (loopback only)."""
 
 
 def demo_callers(directory: Path = DATA, limit: int = 40) -> tuple[str, ...]:
@@ -92,6 +96,8 @@ async def _demo(port: int | None, rate: float, speed: float) -> None:
                 "ESB_DOCFLOW__URL": docflow.url, "ESB_DOCFLOW__USER": docflow.user,
                 "ESB_DOCFLOW__PASSWORD": docflow.password, "ESB_DOCFLOW__POLL_INTERVAL": "5",
             }
+            if not any(name.startswith("ESB_API__AUTH__") for name in os.environ):
+                defaults.update(demo_credentials())
             for name, value in defaults.items():
                 os.environ.setdefault(name, value)
             settings = load_settings()
@@ -104,4 +110,12 @@ async def _demo(port: int | None, rate: float, speed: float) -> None:
             click.echo(f"Simulated document flow (CMIS): {docflow.url}")
             api = f"http://{settings.api.host}:{settings.api.port}"
             click.echo(f"Operator page: {api}/ui/operator   Console: {api}/ui/console")
+            if settings.api.auth.users.keys() >= DEMO_USERS.keys():
+                click.echo("Sign in as operator/operator, admin/admin or monitoring/monitoring")
             await serve(settings, routers=[call_quality])
+
+
+def demo_credentials() -> dict[str, str]:
+    """``ESB_API__AUTH__*`` for the demo's users (a fresh session secret per run)."""
+    return {f"ESB_API__AUTH__USERS__{user}": f"{role}:{hash_password(role)}"
+            for user, role in DEMO_USERS.items()}

@@ -23,5 +23,9 @@ def demo_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsbProcess]:
 
 @pytest.fixture(scope="package")
 def api(demo_bus: EsbProcess) -> Iterator[httpx.Client]:
+    """The demo's API, signed in as its admin (the demo's users: demo/run.py)."""
     with httpx.Client(base_url=demo_bus.deployment.api, timeout=10.0) as client:
+        session = client.post("/v1/auth/login", json={"username": "admin", "password": "admin"})
+        assert session.status_code == 200, session.text
+        client.headers["Authorization"] = f"Bearer {session.json()['access_token']}"
         yield client

@@ -75,7 +75,7 @@ def test_replay_with_an_edited_envelope_is_processed_once(
         "published", "dead_lettered", "replayed", "processed"]
     record = api.get(f"/v1/dlq/{dead_call['id']}").json()
     assert (record["status"], record["replayed_by"], record["edited"]) == (
-        "replayed", "operator", True)
+        "replayed", "admin", True)  # who signed in, not the body's "by"
     replayed = api.get("/v1/dlq", params={"status": "replayed"}).json()["dead_letters"]
     assert dead_call["id"] in [r["id"] for r in replayed]
 
