@@ -15,7 +15,7 @@ CALL_LOG = "esb.demo.call-log"
 def processed_call(api: httpx.Client) -> dict[str, Any] | None:
     """The newest pbx.call.ended.v1 from the PBX adapter (on the demo's AMI simulator)
     that the demo's call log has processed, if any yet."""
-    messages = api.get("/v1/messages", params={"type_prefix": "pbx.call", "limit": 100}).json()
+    messages = api.get("/v1/messages", params={"type_prefix": "pbx.call.", "limit": 100}).json()
     message: dict[str, Any]
     for message in messages["messages"]:
         if message["source"] == "pbx" and any(
@@ -33,7 +33,7 @@ def call(api: httpx.Client) -> dict[str, Any]:
 def test_demo_calls_are_journaled_with_published_and_processed_hops(
     api: httpx.Client, call: dict[str, Any],
 ) -> None:
-    messages = api.get("/v1/messages", params={"type_prefix": "pbx.call"}).json()["messages"]
+    messages = api.get("/v1/messages", params={"type_prefix": "pbx.call."}).json()["messages"]
 
     assert {"pbx.call.ringing.v1", "pbx.call.answered.v1"} <= {m["type"] for m in messages}
     assert all(m["type"].startswith("pbx.call.") for m in messages)
