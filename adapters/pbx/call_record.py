@@ -40,6 +40,9 @@ class Call:
     statuses: set[str] = field(default_factory=set)
     answered_us: int | None = None
     answered_by: str | None = None
+    answer_approximate: bool = False
+    """The answer happened while the AMI connection was down: ``answered_us`` is the
+    reconnect time (the canonical call schema has no field for this; it is logged)."""
     caller_hung_up: bool = False
     hung_up_while_waiting: bool = False
     originate_failed: bool = False

@@ -101,6 +101,13 @@ class CallTracker(TransferEvents):
             call.announced_targets = len(call.ring_targets)
             self._emit(CALL_RINGING, call, at_us)
 
+    def answer_missed(self, call: Call, at_us: int, extension: str | None) -> None:
+        """An answer seen only in a snapshot after a reconnect: its time is approximate."""
+        if call.answered_us is None:
+            call.answer_approximate = True
+            call.in_queue = False
+        self._answer(call, at_us, extension)
+
     def _answer(self, call: Call, at_us: int, extension: str | None) -> None:
         if call.answered_us is None:
             call.answered_us = at_us

@@ -2,10 +2,18 @@
 
 Pure: the live adapter and ``replay`` run the very same object, so a captured transcript
 replays exactly as it ran.
+
+After a reconnect (a ``FullyBooted`` once events have been seen: Asterisk sends one to
+every new session), events are held until :meth:`Pipeline.reconcile` applies the snapshot,
+then applied in order: what the PBX did after the snapshot cannot overtake it (a call whose
+answer was lost but whose hangup arrives while the snapshot is being read would otherwise
+end unanswered). Held events are released anyway if no snapshot comes within
+``rebuild_wait`` seconds (of ``clock`` time).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +25,11 @@ from adapters.pbx.mapping import DEFAULT_EXTENSION_PATTERN, ChannelRules
 from adapters.pbx.presence import PresenceTracker
 
 __all__ = ["Pipeline", "Snapshot"]
+
+log = logging.getLogger(__name__)
+
+MAX_HELD = 100_000
+"""Events held for a snapshot at most (bounded memory whatever the PBX sends)."""
 
 
 def _wall_clock_us() -> int:
@@ -40,7 +53,8 @@ class Snapshot:
 class Pipeline:
     def __init__(self, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
                  call_timeout: float = 4 * 3600.0, report_internal: bool = False,
-                 clock: Callable[[], int] = _wall_clock_us) -> None:
+                 rebuild_wait: float = 30.0, clock: Callable[[], int] = _wall_clock_us
+                 ) -> None:
         rules = ChannelRules(extension_pattern)
         self.calls = CallTracker(rules, call_timeout=call_timeout,
                                  report_internal=report_internal)
@@ -48,10 +62,44 @@ class Pipeline:
         self._clock = clock
         self.last_event_us: int | None = None
         """PBX time of the latest event seen (events without ``Timestamp`` use the clock)."""
+        self._rebuild_wait_us = int(rebuild_wait * 1_000_000)
+        self._held: list[AmiMessage] | None = None
+        """Events waiting for the snapshot after a reconnect (None: not waiting)."""
+        self._held_since_us = 0
+        """When holding began (``clock`` time: how long the snapshot takes, not PBX time)."""
+
+    @property
+    def waiting_for_snapshot(self) -> bool:
+        return self._held is not None
 
     def handle(self, message: AmiMessage) -> list[PbxEvent]:
         if message.kind != "event":
             return []
+        if self._held is not None:
+            return self._hold(message)
+        if message.name == "FullyBooted" and self.last_event_us is not None:
+            self._held, self._held_since_us = [], self._clock()
+            return []
+        return self._apply(message)
+
+    def _hold(self, message: AmiMessage) -> list[PbxEvent]:
+        assert self._held is not None
+        self._held.append(message)
+        waited_us = self._clock() - self._held_since_us
+        if waited_us > self._rebuild_wait_us or len(self._held) >= MAX_HELD:
+            log.warning("no snapshot %.0f s after the reconnect: %d held event(s) applied",
+                        waited_us / 1e6, len(self._held))
+            return self._release()
+        return []
+
+    def _release(self) -> list[PbxEvent]:
+        held, self._held = self._held or [], None
+        out: list[PbxEvent] = []
+        for message in held:
+            out += self._apply(message)
+        return out
+
+    def _apply(self, message: AmiMessage) -> list[PbxEvent]:
         at_us = message.timestamp_us
         if at_us is None:
             at_us = self._clock()
@@ -74,4 +122,4 @@ class Pipeline:
             out += self.calls.reconcile(snapshot.channels, now_us, snapshot.as_of_us)
         out += self.presence.reconcile_extensions(snapshot.extension_states, now_us)
         out += self.presence.reconcile_queues(snapshot.queue_members, snapshot.queues, now_us)
-        return out
+        return out + self._release()

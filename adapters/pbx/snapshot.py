@@ -4,8 +4,11 @@ A known call whose channels are all gone ended while the connection was down: it
 closed now. Channels that hung up meanwhile are dropped. Unknown calls in progress are
 adopted with what a snapshot can tell (who the customer is, which phone is with them;
 times approximate: a Linkedid begins with the epoch second of the call's first channel).
-Calls both known and alive are kept as they are, so nothing is emitted twice; calls with
-events newer than ``as_of_us`` (when the snapshot was asked for) are left alone.
+Calls both known and alive are kept as they are, so nothing is emitted twice, except one
+thing: a known call still unanswered whose snapshot shows it answered (the customer's
+channel bridged to a phone or to a queue's Local pair, or a channel it was dialling now
+``Up``) is answered by that agent, at the reconnect time (approximate, logged as such).
+Calls with events newer than ``as_of_us`` (when the snapshot was asked for) are left alone.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from adapters.pbx.mapping import ChannelRules, caller_number
 if TYPE_CHECKING:
     from adapters.pbx.calls import CallTracker
 
-__all__ = ["adopt_calls", "reconcile_calls", "uniqueid_us"]
+__all__ = ["adopt_calls", "answered_in", "reconcile_calls", "uniqueid_us"]
+
+UP = "6"
+"""``ChannelState`` of an answered channel."""
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,12 @@ def reconcile_calls(tracker: CallTracker, channels: Sequence[AmiMessage], now_us
             log.warning("call %s ended while the AMI connection was down; closed at reconnect",
                         linkedid)
             tracker.end(call, now_us)
+        elif call.answered_us is None and call.customer in present:
+            answered, agent = answered_in(call, present, tracker.rules)
+            if answered:
+                log.warning("call %s was answered by %s while the AMI connection was down; "
+                            "answer time approximated by the reconnect", linkedid, agent)
+                tracker.answer_missed(call, now_us, agent)
     unknown = {lid: items for lid, items in alive.items()
                if lid not in tracker.calls and not tracker.is_ended(lid)}
     for call in adopt_calls(unknown, tracker.rules, now_us):
@@ -99,6 +111,77 @@ def _answered_if_bridged(call: Call, items: Mapping[str, AmiMessage], rules: Cha
             call.first_ring_us = now_us
             call.bridges[bridge] = {call.customer, uid}
             return
+
+
+def answered_in(call: Call, items: Mapping[str, AmiMessage], rules: ChannelRules
+                ) -> tuple[bool, str | None]:
+    """(answered?, by which extension) for a known call, from its channels in a snapshot.
+
+    Evidence, best first: the customer's channel shares a bridge (``BridgeId``, or the
+    older ``BridgedUniqueid``) with another channel of the call; else a channel the
+    customer was dialling (inbound) is ``Up``, or the customer's own channel is (outbound:
+    the trunk leg goes Up when the far end answers).
+    """
+    customer = call.customer
+    if customer is None or customer not in items:
+        return False, None
+    partner = _bridged_with(customer, items)
+    if partner is None and call.direction == "inbound":
+        partner = next((uid for uid in sorted(call.pending_dials, key=_order)
+                        if uid in items and _is_up(items[uid])), None)
+    if partner is not None:
+        if call.direction != "inbound":
+            return True, call.origin_extension
+        return True, (_agent_behind(partner, items, rules)
+                      or _extension_number(items[customer].get("ConnectedLineNum"), rules))
+    if call.direction == "outbound" and _is_up(items[customer]):
+        return True, call.origin_extension
+    return False, None
+
+
+def _is_up(item: AmiMessage) -> bool:
+    return (item.get("ChannelState") == UP
+            or (item.get("ChannelStateDesc") or "").lower() == "up")
+
+
+def _bridged_with(uniqueid: str, items: Mapping[str, AmiMessage]) -> str | None:
+    """Another channel of the call in the same bridge as ``uniqueid``, phones first."""
+    item = items[uniqueid]
+    bridged = item.get("BridgedUniqueid") or item.get("BridgedUniqueID")
+    if bridged and bridged in items and bridged != uniqueid:
+        return bridged
+    bridge = item.get("BridgeId")
+    if not bridge:
+        return None
+    members = [uid for uid, other in items.items()
+               if uid != uniqueid and other.get("BridgeId") == bridge]
+    return min(members, key=lambda uid: (_is_local(items[uid].get("Channel")), _order(uid)),
+               default=None)
+
+
+def _agent_behind(uniqueid: str, items: Mapping[str, AmiMessage], rules: ChannelRules
+                  ) -> str | None:
+    """The extension of a phone channel; through a Local pair (``…;1`` bridged to the
+    customer, ``…;2`` bridged to the phone), the phone's, else the one the name says."""
+    channel = items[uniqueid].get("Channel") or ""
+    if _is_local(channel) and channel[-2:] in (";1", ";2"):
+        other_half = channel[:-1] + ("2" if channel.endswith("1") else "1")
+        half = next((uid for uid, item in items.items()
+                     if item.get("Channel") == other_half), None)
+        phone = _bridged_with(half, items) if half is not None else None
+        if phone is not None and not _is_local(items[phone].get("Channel")):
+            found = rules.extension(items[phone].get("Channel"))
+            if found is not None:
+                return found
+    return rules.extension(channel)
+
+
+def _extension_number(value: str | None, rules: ChannelRules) -> str | None:
+    return value if value and rules.is_extension_number(value) else None
+
+
+def _is_local(channel: str | None) -> bool:
+    return (channel or "").upper().startswith("LOCAL/")
 
 
 def _order(uniqueid: str) -> tuple[int, int]:

@@ -131,10 +131,6 @@ async def test_the_ami_connection_cut_after_dial_end_still_logs_each_call_once(
     assert_callbacks(flow, played, logged)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect (adapters/pbx/snapshot.py): a queue call cut after its agent leg's "
-    "DialEnd misses AgentConnect; the rebuild keeps known calls as they were and does not "
-    "see the answer through the Local bridge, so the call is logged 'abandoned'"))
 @pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
 async def test_a_queue_call_answered_while_the_connection_is_down_is_logged_answered(
         start_flow: FlowFactory) -> None:
