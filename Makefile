@@ -30,5 +30,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bus_throughput.py
 
+# The full chaos run (>= 100k messages, 10 worker kills, 2 RabbitMQ restarts); the short
+# one is part of `make test`. Needs RabbitMQ and PostgreSQL (docs/chaos-and-soak.md).
+chaos: $(STAMP)
+	CHAOS_FULL=1 $(BIN)/python -m pytest -m chaos -q -s tests/chaos
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
