@@ -29,8 +29,11 @@ Settle = Callable[[], Awaitable[None]]
 
 
 class ProcessedLedger:
-    def __init__(self, store: ProcessedMessages, *, remember: int = 100_000,
+    def __init__(self, store: ProcessedMessages, *, remember: int = 20_000,
                  max_batch: int = 1000) -> None:
+        # ``remember``: recently committed ids kept in memory (about 250 bytes each).
+        # Redeliveries come within seconds; older duplicates are caught by the database
+        # look-up, so a small window saves as many queries and bounds memory sooner.
         self.store = store
         self.remember = remember
         self.max_batch = max_batch
