@@ -21,24 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
-import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from adapters.crm.mapping import e164
 from adapters.crm.sim_bitrix import BitrixDialect, bitrix_router
 from adapters.crm.simdata import CrmData, Record
 from adapters.crm.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from bus.adapters.loopback import LoopbackServer
 
 __all__ = ["CrmSimulator"]
 
@@ -59,7 +58,10 @@ class _Switch:
         return True
 
 
-class CrmSimulator:
+class CrmSimulator(LoopbackServer):
+    server_name = "CRM simulator"
+    log_level = "warning"
+
     def __init__(self, data: CrmData | None = None, *, token: str = "crm-token",
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.data = data or CrmData.seed()
@@ -69,47 +71,19 @@ class CrmSimulator:
         self.bitrix = BitrixDialect(self.data)
         self._switches: list[_Switch] = []
         self._lock = threading.Lock()
-        self._socket = socket.create_server((host, port))
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app(), log_level="warning", lifespan="off", access_log=False))
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
     @property
     def url(self) -> str:
-        host, port = self._socket.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return self.base_url
 
     @property
     def bitrix_webhook(self) -> str:
         """``ESB_CRM__TOKEN`` of the bitrix24 profile: ``<user id>/<webhook code>``."""
         return f"1/{self.token}"
 
-    # -- lifecycle ------------------------------------------------------------
-
-    def start(self) -> CrmSimulator:
-        self._thread = threading.Thread(target=self._server.run,
-                                        kwargs={"sockets": [self._socket]},
-                                        name="crm-simulator", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the CRM simulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        self._socket.close()
-
-    def __enter__(self) -> CrmSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None
-                 ) -> None:
-        self.stop()
+    def asgi(self) -> ASGIApp:
+        return self.app()
 
     # -- switches -------------------------------------------------------------
 

@@ -30,21 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.docflow.simdata import DocflowData, Properties
 from adapters.docflow.simquery import InvalidQuery, parse
+from bus.adapters.loopback import LoopbackServer
 
 __all__ = ["DocflowSimulator"]
 
@@ -79,7 +77,10 @@ class _Dropped(Exception):
     """Raised after the answer's headers are sent: uvicorn closes the connection."""
 
 
-class DocflowSimulator:
+class DocflowSimulator(LoopbackServer):
+    server_name = "docflow simulator"
+    log_level = "critical"
+
     def __init__(self, data: DocflowData | None = None, *, user: str = "esb",
                  password: str = "docflow-secret", host: str = "127.0.0.1",
                  port: int = 0) -> None:
@@ -92,43 +93,15 @@ class DocflowSimulator:
         """Every CMIS QL statement asked, in order."""
         self._switches: list[_Switch] = []
         self._lock = threading.Lock()
-        self._socket = socket.create_server((host, port))
-        self._server = uvicorn.Server(uvicorn.Config(
-            self._gate(self.app()), log_level="critical", lifespan="off", access_log=False))
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
 
     @property
     def url(self) -> str:
         """The browser binding's service URL."""
-        host, port = self._socket.getsockname()[:2]
-        return f"http://{host}:{port}/cmis/browser"
+        return f"{self.base_url}/cmis/browser"
 
-    # -- lifecycle ------------------------------------------------------------
-
-    def start(self) -> DocflowSimulator:
-        self._thread = threading.Thread(target=self._server.run,
-                                        kwargs={"sockets": [self._socket]},
-                                        name="docflow-simulator", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the docflow simulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        self._socket.close()
-
-    def __enter__(self) -> DocflowSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None
-                 ) -> None:
-        self.stop()
+    def asgi(self) -> ASGIApp:
+        return self._gate(self.app())
 
     # -- switches -------------------------------------------------------------
 
