@@ -44,7 +44,16 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
 
 def create_tables(engine: sa.Engine) -> None:
     """Create every registered table that does not exist yet."""
-    METADATA.create_all(engine)
+    ensure_tables(METADATA, engine)
+
+
+def ensure_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """``metadata.create_all`` that survives another thread or process creating the
+    same tables at the same moment (two pollers, two workers starting together)."""
+    try:
+        metadata.create_all(engine)
+    except sa.exc.DBAPIError:  # lost the race between the check and the CREATE
+        metadata.create_all(engine)  # sees them now; a real error raises again
 
 
 def insert_or_ignore(

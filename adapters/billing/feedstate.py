@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
 
@@ -65,7 +66,7 @@ class FeedState:
         self.prefix = prefix
 
     def create_tables(self) -> None:
-        METADATA.create_all(self.engine)
+        ensure_tables(METADATA, self.engine)
 
     def watermark(self, source: str) -> str | None:
         query = sa.select(watermarks.c.value).where(watermarks.c.name == self._name(source))

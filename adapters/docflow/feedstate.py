@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
 
@@ -55,7 +56,7 @@ class FeedState:
         self.engine = engine
 
     def create_tables(self) -> None:
-        METADATA.create_all(self.engine)
+        ensure_tables(METADATA, self.engine)
 
     def watermark(self) -> int | None:
         query = sa.select(feed.c.value).where(feed.c.name == _WATERMARK)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
 
@@ -37,7 +38,7 @@ class IngestLedger:
         self.engine = engine
 
     def create_tables(self) -> None:
-        METADATA.create_all(self.engine)
+        ensure_tables(METADATA, self.engine)
 
     def known(self, content_hash: str) -> bool:
         query = sa.select(sa.literal(1)).where(ingested.c.content_hash == content_hash)

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from adapters.staging import mapping
 from adapters.staging.client import StagingTable
 from adapters.staging.settings import StagingSettings
+from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
 from bus.errors import SchemaViolation
@@ -76,7 +77,7 @@ class StagingPoller:
         self.last_poll: float | None = None
 
     def create_tables(self) -> None:
-        METADATA.create_all(self.bus.engine)
+        ensure_tables(METADATA, self.bus.engine)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Poll until ``stopping`` is set; a full batch polls again at once.

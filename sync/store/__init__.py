@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bus.db import create_engine
+from bus.db import create_engine, ensure_tables
 from sync.store.tables import METADATA
 
 __all__ = ["METADATA", "create_tables", "open_store"]
 
 
 def create_tables(engine: sa.Engine) -> None:
-    METADATA.create_all(engine)
+    ensure_tables(METADATA, engine)
 
 
 def open_store(url: str) -> sa.Engine:

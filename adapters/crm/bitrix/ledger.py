@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bus.db import ensure_tables
+
 __all__ = ["CallLedger", "LoggedCall"]
 
 _METADATA = sa.MetaData()
@@ -37,7 +39,7 @@ class LoggedCall:
 class CallLedger:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        _METADATA.create_all(engine)
+        ensure_tables(_METADATA, engine)
 
     async def get(self, interaction_id: str) -> LoggedCall | None:
         return await asyncio.to_thread(self._get, interaction_id)

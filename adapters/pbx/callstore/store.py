@@ -20,7 +20,7 @@ from adapters.pbx.callstore.tables import (
     calls,
 )
 from adapters.pbx.settings import AmiSettings
-from bus.db import create_engine, insert_or_ignore
+from bus.db import create_engine, ensure_tables, insert_or_ignore
 
 __all__ = ["DEFAULT_LIMIT", "CallStore"]
 
@@ -34,7 +34,7 @@ class CallStore:
         self.engine = engine
         self.zone = ZoneInfo(timezone)
         self.region = region
-        CALLSTORE_METADATA.create_all(engine)
+        ensure_tables(CALLSTORE_METADATA, engine)
 
     @classmethod
     def at(cls, url: str, *, timezone: str = "UTC", region: str = "RU") -> CallStore:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.pbx.cloud.mapping import CloudCall, apply, call_id, new_call, notification_key
 from adapters.pbx.events import PbxEvent
 from adapters.pbx.publisher import to_envelope
+from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class CloudIngress:
         self.clock = clock
         self.taken = 0
         self.duplicates = 0
-        CLOUD_METADATA.create_all(bus.engine)
+        ensure_tables(CLOUD_METADATA, bus.engine)
 
     async def take(self, form: dict[str, str]) -> list[str]:
         """Apply one notification; [] when it was seen before or causes no event."""

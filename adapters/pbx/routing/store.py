@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from adapters.pbx.routing.directory import Assignment, CustomerRef, Directory, ManagerRef
 from adapters.pbx.routing.presence import AgentStatus, PresenceBoard
+from bus.db import ensure_tables
 
 __all__ = ["RoutingStore"]
 
@@ -59,7 +60,7 @@ presence = sa.Table(
 class RoutingStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        METADATA.create_all(engine)
+        ensure_tables(METADATA, engine)
 
     def load(self, directory: Directory, board: PresenceBoard) -> None:
         """Fill what is not known yet (events that arrived first are newer than SQL)."""
