@@ -27,8 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Every benchmark in bench/, then bench/REPORT.md and bench/charts/ (docs: bench/report.py).
+# BENCH_ARGS=--quick for small sizes (a few minutes); the bench extra brings splink, matplotlib.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python bench/bus_throughput.py
+	@$(BIN)/python -c 'import matplotlib, splink' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/report.py $(BENCH_ARGS)
 
 # The full chaos run (>= 100k messages, 10 worker kills, 2 RabbitMQ restarts); the short
 # one is part of `make test`. Needs RabbitMQ and PostgreSQL (docs/chaos-and-soak.md).
