@@ -6,8 +6,12 @@ by :class:`~bus.delivery.retry.RetryPolicy`: permanent ones and exhausted
 retries are dead-lettered with the reason, the rest retried with backoff.
 Nothing that arrives can crash the worker.
 
-With ``concurrency > 1`` messages run in lanes chosen by their key, so
-messages with the same key (one call, one customer) keep their order.
+With ``concurrency > 1`` messages run in lanes: a message with a key (one
+call, one customer) goes to the lane its key hashes to, so messages with the
+same key keep their order; a message without one goes to an idle lane (the
+least busy if none is idle), so a slow handler holds up nobody behind it —
+hashing unkeyed ids would put two of fifty in-flight requests in one of 256
+lanes about one time in six.
 """
 
 from __future__ import annotations
@@ -46,13 +50,18 @@ class SubscriptionWorker:
         self._consumer: Consumer | None = None
         self._lanes: list[asyncio.Queue[Delivery | None]] = []
         self._lane_tasks: list[asyncio.Task[None]] = []
+        self._load: list[int] = []
+        """Per lane: deliveries queued in it or being processed."""
+        self._idle: set[int] = set()
 
     async def start(self, prefetch: int) -> None:
         for index in range(self.subscription.concurrency):
             lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
             self._lanes.append(lane)
+            self._load.append(0)
+            self._idle.add(index)
             self._lane_tasks.append(asyncio.get_running_loop().create_task(
-                self._drain(lane), name=f"{self.queue}-lane-{index}"))
+                self._drain(index), name=f"{self.queue}-lane-{index}"))
         self._consumer = await self.bus.transport.consume(
             self.queue, self._enqueue, prefetch=prefetch)
 
@@ -65,33 +74,56 @@ class SubscriptionWorker:
         await asyncio.gather(*self._lane_tasks, return_exceptions=True)
         self._lanes.clear()
         self._lane_tasks.clear()
+        self._load.clear()
+        self._idle.clear()
 
     async def _enqueue(self, delivery: Delivery) -> None:
-        if len(self._lanes) == 1:
-            self._lanes[0].put_nowait(delivery)
-            return
-        key = delivery.headers.get("x-esb-key") or delivery.message_id
-        lane = self._lanes[zlib.crc32(str(key).encode()) % len(self._lanes)]
-        lane.put_nowait(delivery)
+        self._lanes[self._lane_for(delivery)].put_nowait(delivery)
 
-    async def _drain(self, lane: asyncio.Queue[Delivery | None]) -> None:
+    def _lane_for(self, delivery: Delivery) -> int:
+        lanes = len(self._lanes)
+        if lanes == 1:
+            index = 0
+        elif key := delivery.headers.get("x-esb-key"):
+            index = zlib.crc32(str(key).encode()) % lanes
+        elif self._idle:
+            index = self._idle.pop()
+        else:
+            index = min(range(lanes), key=self._load.__getitem__)
+        self._load[index] += 1
+        self._idle.discard(index)
+        return index
+
+    def _done(self, index: int, count: int) -> None:
+        self._load[index] -= count
+        if not self._load[index]:
+            self._idle.add(index)
+
+    async def _drain(self, index: int) -> None:
         """Take what has arrived in one go, look all its ids up at once, process in order."""
+        lane = self._lanes[index]
         while True:
             batch = [await lane.get()]
             while not lane.empty() and len(batch) < BATCH:
                 batch.append(lane.get_nowait())
             deliveries = [d for d in batch if d is not None]
-            seen: set[str] | None = None
-            if self.subscription.idempotent and deliveries:
-                try:
-                    seen = await self.bus.ledger.seen_many(
-                        self.queue, [d.message_id for d in deliveries])
-                except Exception as error:  # the look-up is retried per message below
-                    log.warning("%s: batch look-up of processed ids failed: %s", self.queue, error)
-            for delivery in deliveries:
-                await self.process(delivery, seen=seen)
+            try:
+                await self._process_batch(deliveries)
+            finally:
+                self._done(index, len(deliveries))
             if len(deliveries) < len(batch):
                 return
+
+    async def _process_batch(self, deliveries: list[Delivery]) -> None:
+        seen: set[str] | None = None
+        if self.subscription.idempotent and deliveries:
+            try:
+                seen = await self.bus.ledger.seen_many(
+                    self.queue, [d.message_id for d in deliveries])
+            except Exception as error:  # the look-up is retried per message below
+                log.warning("%s: batch look-up of processed ids failed: %s", self.queue, error)
+        for delivery in deliveries:
+            await self.process(delivery, seen=seen)
 
     async def process(self, delivery: Delivery, *, seen: set[str] | None = None) -> None:
         """Handle one delivery to the end; never raises.

@@ -289,6 +289,31 @@ async def test_messages_with_one_key_keep_their_order_under_concurrency(
     assert order["b"] == list(range(30))
 
 
+async def test_a_slow_message_without_a_key_holds_up_no_other_under_concurrency(
+    make_bus: BusFactory,
+) -> None:
+    router = Router()
+    slow_may_finish = asyncio.Event()
+    finished: list[str] = []
+
+    @router.subscriber("unkeyed", CALL_ENDED, concurrency=8)
+    async def on_thing(envelope: Envelope) -> None:
+        if envelope.payload["n"] == "slow":
+            await slow_may_finish.wait()
+        finished.append(envelope.payload["n"])
+
+    bus = await make_bus(router)
+    await bus.publish(thing("slow"))
+    await asyncio.sleep(0.2)
+    await bus.publish_many([thing(str(n)) for n in range(7)])
+    # Seven free lanes for seven messages: none waits behind the slow one. Hashing
+    # their ids to lanes would put at least one behind it most of the time.
+    await eventually(lambda: len(finished) == 7)
+    assert "slow" not in finished
+    slow_may_finish.set()
+    await eventually(lambda: len(finished) == 8)
+
+
 async def test_subscriptions_without_their_own_policy_follow_the_configured_retries(
     make_bus: BusFactory,
 ) -> None:
