@@ -11,7 +11,6 @@ read one account holder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from adapters.billing.feed import ChangeFeed
 from adapters.billing.handlers import router
 from adapters.billing.settings import BillingSettings
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
+from bus.adapters.lifecycle import BackgroundWork, settings_of
 
 if TYPE_CHECKING:
     from bus.app import Bus
@@ -41,29 +41,23 @@ class BillingAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        if not isinstance(settings, BillingSettings):
-            raise TypeError("BillingAdapter needs BillingSettings")
-        self.config = settings
-        self.client = BillingClient.from_settings(settings)
-        self.feed = ChangeFeed(bus, self.client, settings, source=router.source)
-        self._tasks: list[asyncio.Task[object]] = []
+        self.config = settings_of(self, settings, BillingSettings)
+        self.client = BillingClient.from_settings(self.config)
+        self.feed = ChangeFeed(bus, self.client, self.config, source=router.source)
+        self.work = BackgroundWork()
         self._login_error: str | None = None
-        self._started = False
 
     def provide(self) -> dict[type, object]:
         return {BillingClient: self.client, BillingSettings: self.config}
 
     async def start(self) -> None:
-        self._started = True
+        self.work.begin()
         await asyncio.to_thread(self.feed.state.create_tables)
-        self._tasks.append(asyncio.get_running_loop().create_task(
-            self._login(), name="billing-login"))  # a dead billing must not hold up the bus
+        self.work.spawn(self._login(), "billing-login")  # a dead billing must not hold up the bus
         if self.config.export_on_start:
-            self._tasks.append(asyncio.get_running_loop().create_task(
-                self.feed.export(), name="billing-export"))
+            self.work.spawn(self.feed.export(), "billing-export")
         if self.config.feed:
-            self._tasks.append(asyncio.get_running_loop().create_task(
-                self.feed.run(), name="billing-feed"))
+            self.work.spawn(self.feed.run(), "billing-feed")
 
     async def _login(self) -> None:
         try:
@@ -74,13 +68,7 @@ class BillingAdapter(Adapter):
             log.error("billing: cannot log in to %s: %s", self.config.url, error)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        self._started = False
+        await self.work.stop()
         await asyncio.to_thread(self.client.close)
 
     async def health(self) -> Health:
@@ -88,7 +76,7 @@ class BillingAdapter(Adapter):
         checks = {
             "url": self.config.url, "circuit": breaker, "feed": self.config.feed,
             "watermark": await asyncio.to_thread(self.feed.watermark, "accounts"),
-            "last_poll": self.feed.last_poll, "published": self.feed.published,
+            **self.feed.status(),
         }
         problem = (self.feed.last_error if self.config.feed else None) or (
             f"circuit {breaker}: {self.client.breaker.last_error}" if breaker != "closed"
@@ -109,7 +97,7 @@ class BillingAdapter(Adapter):
                 return f"logged in to {self.config.url} as {self.config.login}; no holders"
             holder = await client.run(client.get_account, int(first[0]["account"]["uid"]))
         finally:
-            if not self._started:  # a check from the CLI: leave no connection open
+            if not self.work.started:  # a check from the CLI: leave no connection open
                 await asyncio.to_thread(client.close)
         agreements = len(holder.get("agreements") or [])
         return (f"logged in to {self.config.url} as {self.config.login}; read holder "

@@ -1,6 +1,6 @@
 """The billing change feed and the full export: LANBilling does not push, so we poll.
 
-**Change feed** (:meth:`ChangeFeed.poll`, looped by :meth:`ChangeFeed.run`):
+**Change feed** (:meth:`ChangeFeed.pass_once`, a :class:`~bus.adapters.feed.PollingFeed`):
 
 1. *as of*: the newest ``lastmoddate`` in the billing right now (one holder, newest first);
 2. holders with ``lastmoddate >= watermark - overlap``, paged by ``uid`` (a stable
@@ -22,9 +22,7 @@ synchronizer's first load, independent of the feed's state).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,9 +31,9 @@ from adapters.billing import mapping
 from adapters.billing.client import BillingClient, NotFound
 from adapters.billing.feedstate import EVENT, FeedState
 from adapters.billing.settings import BillingSettings
+from bus.adapters.feed import PollingFeed
 from bus.app import Bus
 from bus.envelope import Envelope
-from bus.errors import SchemaViolation
 
 __all__ = ["ChangeFeed"]
 
@@ -45,60 +43,21 @@ STAMP = "%Y-%m-%d %H:%M:%S"
 Record = dict[str, Any]
 
 
-class ChangeFeed:
+class ChangeFeed(PollingFeed[BillingSettings]):
+    system = "billing"
+
     def __init__(self, bus: Bus, client: BillingClient, settings: BillingSettings,
                  *, source: str = "billing") -> None:
-        self.bus = bus
+        super().__init__(bus, settings, source=source)
         self.client = client
-        self.settings = settings
-        self.source = source
         self.state = FeedState(bus.engine)
-        self.published = 0
-        self.last_poll: float | None = None
-        self.last_error: str | None = None
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
 
     # -- the feed -------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Poll every ``poll_interval`` seconds (or when poked) until cancelled."""
-        failures = 0
-        while True:
-            try:
-                await self.poll()
-                failures = 0
-            except Exception as error:  # the loop outlives any billing trouble
-                failures += 1
-                log.warning("billing feed: poll failed (%d in a row): %s", failures, error)
-            delay = self.settings.poll_interval if not failures else min(
-                self.settings.poll_interval, 0.5 * 2 ** min(failures, 6))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    async def poll(self) -> int:
-        """One pass over what changed since the watermarks; how many events were staged."""
-        async with self._lock:
-            try:
-                staged = await self._poll()
-            except Exception as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-                raise
-            self.last_error = None
-            self.last_poll = time.time()
-            self.published += staged
-            if staged:
-                self.bus.outbox_relay_poke()
-            return staged
 
     def watermark(self, source: str) -> str | None:
         return self.state.watermark(source)
 
-    async def _poll(self) -> int:
+    async def pass_once(self) -> int:
         client = self.client
         holders_since = self.state.watermark("accounts")
         payments_since = self.state.watermark("payments")
@@ -224,13 +183,7 @@ class ChangeFeed:
         """A checked envelope, or None (logged) so one odd record cannot stop the feed."""
         envelope = Envelope(type=EVENT, payload=payload, source=self.source,
                             key=payload["account"]["number"])
-        try:
-            self.bus.validate(envelope)
-        except SchemaViolation as violation:
-            log.error("billing account %s cannot be published: %s",
-                      payload["account"].get("id"), violation)
-            return None
-        return envelope
+        return self.checked(envelope, f"account {payload['account'].get('id')}")
 
 
 class _ServicePages:

@@ -17,13 +17,18 @@ take turns instead of publishing the same change twice.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from bus.adapters.feedstate import (
+    PublishedLedger,
+    Watermarks,
+    ledger_table,
+    watermark_table,
+)
 from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
@@ -33,21 +38,12 @@ __all__ = ["METADATA", "FeedState", "field_hashes"]
 METADATA = sa.MetaData()
 """The adapter's own tables, created on start in the bus database."""
 
-watermarks = sa.Table(
-    "esb_billing_watermarks", METADATA,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.String(64), nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
-published = sa.Table(
-    "esb_billing_published", METADATA,
-    sa.Column("account_id", sa.String(128), primary_key=True),
-    sa.Column("fields", sa.JSON, nullable=False),
-    sa.Column("published_at", sa.Float, nullable=False),
-)
+watermarks = watermark_table("esb_billing_watermarks", METADATA)
+published = ledger_table("esb_billing_published", METADATA,
+                         sa.Column("account_id", sa.String(128), primary_key=True),
+                         sa.Column("fields", sa.JSON, nullable=False))
 
 EVENT = "billing.account.changed.v1"
-_LOCK = "lock"
 _UNCOMPARED = {"updated_at", "customer.updated_at"}
 
 
@@ -63,15 +59,14 @@ def field_hashes(payload: Mapping[str, Any]) -> dict[str, str]:
 class FeedState:
     def __init__(self, engine: sa.Engine, prefix: str = "billing") -> None:
         self.engine = engine
-        self.prefix = prefix
+        self.watermarks = Watermarks(watermarks, prefix=prefix)
+        self.ledger = PublishedLedger(published, key="account_id", value="fields")
 
     def create_tables(self) -> None:
         ensure_tables(METADATA, self.engine)
 
     def watermark(self, source: str) -> str | None:
-        query = sa.select(watermarks.c.value).where(watermarks.c.name == self._name(source))
-        with self.engine.connect() as connection:
-            return connection.scalar(query)
+        return self.watermarks.read(self.engine, source)
 
     def stage(
         self, payloads: Sequence[Mapping[str, Any]], build: Any,
@@ -86,10 +81,9 @@ class FeedState:
         """
         staged: list[Envelope] = []
         with self.engine.begin() as db:
-            self._put(db, self._name(_LOCK), str(time.time()))
-            ids = [str(p["account"]["id"]) for p in payloads]
-            known = self._known(db, ids)
-            now = time.time()
+            self.watermarks.take_turn(db)
+            known = {account_id: _fields(value) for account_id, value in self.ledger.known(
+                db, [str(p["account"]["id"]) for p in payloads]).items()}
             for payload in payloads:
                 account_id = str(payload["account"]["id"])
                 fields = field_hashes(payload)
@@ -105,36 +99,14 @@ class FeedState:
                 if envelope is None:
                     continue
                 add_to_outbox(db, envelope)
-                self._remember(db, account_id, fields, now, account_id in known)
+                self.ledger.remember(db, account_id, fields, exists=account_id in known)
                 known[account_id] = fields
                 staged.append(envelope)
             for source, value in (advance or {}).items():
-                self._put(db, self._name(source), value)
+                self.watermarks.put(db, source, value)
         return staged
 
-    def _known(self, db: sa.Connection, ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        rows = db.execute(sa.select(published.c.account_id, published.c.fields)
-                          .where(published.c.account_id.in_(list(ids))))
-        return {row.account_id: (row.fields if isinstance(row.fields, dict)
-                                 else orjson.loads(row.fields)) for row in rows}
 
-    @staticmethod
-    def _remember(db: sa.Connection, account_id: str, fields: dict[str, str], now: float,
-                  exists: bool) -> None:
-        if exists:
-            db.execute(published.update().where(published.c.account_id == account_id)
-                       .values(fields=fields, published_at=now))
-        else:
-            db.execute(published.insert().values(account_id=account_id, fields=fields,
-                                                 published_at=now))
-
-    @staticmethod
-    def _put(db: sa.Connection, name: str, value: str) -> None:
-        now = time.time()
-        result = db.execute(watermarks.update().where(watermarks.c.name == name)
-                            .values(value=value, updated_at=now))
-        if result.rowcount == 0:
-            db.execute(watermarks.insert().values(name=name, value=value, updated_at=now))
-
-    def _name(self, source: str) -> str:
-        return f"{self.prefix}:{source}"
+def _fields(stored: Any) -> dict[str, str]:
+    """The stored field hashes (a JSON column some drivers hand back as text)."""
+    return stored if isinstance(stored, dict) else dict(orjson.loads(stored))

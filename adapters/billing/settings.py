@@ -1,21 +1,19 @@
 """Settings of the billing adapter, read from ``ESB_BILLING__*``.
 
-``enabled`` follows ``url``: with no ``ESB_BILLING__URL`` the adapter is
-reported as *disabled* and declares no queues, so ``esb run``, ``esb demo``
-and a bus without a billing system are not disturbed. Setting
-``ESB_BILLING__ENABLED=true`` without a URL is a configuration error, which
-the adapter host reports and skips.
+``enabled`` follows ``url`` (:class:`~bus.adapters.urlsettings.UrlAdapterSettings`):
+with no ``ESB_BILLING__URL`` the adapter is reported as *disabled* and declares
+no queues, so ``esb run``, ``esb demo`` and a bus without a billing system are
+not disturbed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from bus.adapters import AdapterSettings
+from bus.adapters.urlsettings import UrlAdapterSettings
 
 __all__ = ["DEFAULT_WSDL", "BillingSettings"]
 
@@ -23,11 +21,11 @@ DEFAULT_WSDL = Path(__file__).resolve().parent / "wsdl" / "api3.wsdl"
 """LANBilling's api3.wsdl shipped with the adapter (``encoding.xml`` sits beside it)."""
 
 
-class BillingSettings(AdapterSettings):
+class BillingSettings(UrlAdapterSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESB_BILLING__", env_nested_delimiter="__", extra="ignore")
+    system = "billing"
 
-    enabled: bool = Field(False, description="default: true exactly when url is set")
     url: str = Field("", description="the SOAP endpoint, e.g. http://billing:34012")
     login: str = Field("admin", description="API manager login")
     password: SecretStr = SecretStr("")
@@ -50,10 +48,3 @@ class BillingSettings(AdapterSettings):
     breaker_failures: int = Field(5, ge=1, description="failures in a row that open the breaker")
     breaker_reset: float = Field(30.0, gt=0, description="seconds before a half-open probe")
 
-    @model_validator(mode="after")
-    def _enabled_follows_url(self) -> Self:
-        if "enabled" not in self.model_fields_set:
-            self.enabled = bool(self.url)
-        elif self.enabled and not self.url:
-            raise ValueError("ESB_BILLING__URL is required when the billing adapter is enabled")
-        return self

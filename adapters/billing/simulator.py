@@ -25,7 +25,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -39,34 +38,13 @@ from adapters.billing.simdata import BillingData, Row
 from adapters.billing.simhttp import handler_for
 from adapters.billing.simops import Operations, SoapFault, fault_envelope
 from adapters.billing.soaptypes import read, reply
+from bus.adapters.simulation import Fault, FaultSwitches, serve_until_interrupted
+from bus.adapters.simulation import operations as only
 from bus.schema import parse_xml
 
 __all__ = ["BillingSimulator"]
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-
-
-@dataclass
-class _Switch:
-    operations: frozenset[str] | None
-    times: int | None
-    after: int = 0
-    seconds: float = 0.0
-    code: str = "Server"
-    message: str = ""
-
-    def applies(self, operation: str) -> bool:
-        if self.operations is not None and operation not in self.operations:
-            return False
-        if self.after > 0:
-            self.after -= 1
-            return False
-        if self.times is None:
-            return True
-        if self.times <= 0:
-            return False
-        self.times -= 1
-        return True
 
 
 class BillingSimulator:
@@ -84,8 +62,7 @@ class BillingSimulator:
         self.writes: list[Row] = []
         self.connections = 0
         """TCP connections accepted (a pooling client opens few)."""
-        self._switches: dict[str, list[_Switch]] = {
-            "slow": [], "fault": [], "drop": [], "http": []}
+        self.faults = FaultSwitches()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), handler_for(self))
         self._server.daemon_threads = True
@@ -123,20 +100,21 @@ class BillingSimulator:
              after: int = 0) -> None:
         """Answer ``operations`` (all when none named) after ``seconds``: ``times`` calls
         (all when None), once ``after`` calls have gone through normally."""
-        self._add("slow", _Switch(_names(operations), times, after, seconds=seconds))
+        self.faults.add(Fault("slow", only(*operations), times, after, seconds=seconds))
 
     def fault(self, code: str, message: str, *operations: str, times: int | None = None,
               after: int = 0) -> None:
         """Answer with a SOAP fault (``code`` "Client" or "Server") instead."""
-        self._add("fault", _Switch(_names(operations), times, after, code=code, message=message))
+        self.faults.add(Fault("fault", only(*operations), times, after, code=code,
+                              message=message))
 
     def drop(self, *operations: str, times: int | None = None, after: int = 0) -> None:
         """Close the connection without answering."""
-        self._add("drop", _Switch(_names(operations), times, after))
+        self.faults.add(Fault("drop", only(*operations), times, after))
 
     def http_error(self, status: int, *operations: str, times: int | None = None) -> None:
         """Answer with a bare HTTP error and no SOAP (a proxy or a web server in front)."""
-        self._add("http", _Switch(_names(operations), times, code=str(status)))
+        self.faults.add(Fault("http", only(*operations), times, status=status))
 
     def expire_sessions(self) -> None:
         """Forget every session, as a billing restart or a session timeout would."""
@@ -145,17 +123,7 @@ class BillingSimulator:
 
     def clear(self) -> None:
         """Back to normal service."""
-        with self._lock:
-            for switches in self._switches.values():
-                switches.clear()
-
-    def _add(self, kind: str, switch: _Switch) -> None:
-        with self._lock:
-            self._switches[kind].append(switch)
-
-    def _active(self, kind: str, operation: str) -> _Switch | None:
-        with self._lock:
-            return next((s for s in self._switches[kind] if s.applies(operation)), None)
+        self.faults.clear()
 
     # -- answering ------------------------------------------------------------
 
@@ -171,15 +139,15 @@ class BillingSimulator:
         operation = etree.QName(request[0]).localname
         with self._lock:
             self.calls[operation] += 1
-        slow = self._active("slow", operation)
+        slow = self.faults.active("slow", operation)
         if slow:
             time.sleep(slow.seconds)
-        if self._active("drop", operation):
+        if self.faults.active("drop", operation):
             raise ConnectionAbortedError(operation)
-        broken = self._active("http", operation)
+        broken = self.faults.active("http", operation)
         if broken:
-            return int(broken.code), b"<html><body>Service Unavailable</body></html>", None
-        fault = self._active("fault", operation)
+            return broken.status, b"<html><body>Service Unavailable</body></html>", None
+        fault = self.faults.active("fault", operation)
         if fault:
             return 500, fault_envelope(fault.code, fault.message), None
         bound = self.binding._operations.get(operation)
@@ -217,10 +185,6 @@ class BillingSimulator:
         return text.replace(b'location="http://127.0.0.1:34012"', f'location="{self.url}"'.encode())
 
 
-def _names(operations: tuple[str, ...]) -> frozenset[str] | None:
-    return frozenset(operations) if operations else None
-
-
 def main(argv: list[str] | None = None) -> None:
     """``python -m adapters.billing.simulator [--data DIR] [--port N]``: serve until killed.
 
@@ -238,8 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     data = BillingData.from_directory(options.data) if options.data else BillingData.seed()
     simulator = BillingSimulator(data, login=options.login, password=options.password,
                                  host=options.host, port=options.port)
-    print(simulator.url, flush=True)
-    simulator._server.serve_forever()
+    serve_until_interrupted(simulator)
 
 
 if __name__ == "__main__":

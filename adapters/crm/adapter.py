@@ -21,6 +21,7 @@ from adapters.crm.handlers import router
 from adapters.crm.settings import CrmSettings
 from adapters.crm.webhooks import WebhookVerifier, webhook_router
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
+from bus.adapters.lifecycle import settings_of
 from bus.errors import EsbError
 
 if TYPE_CHECKING:
@@ -48,12 +49,10 @@ class CrmAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        if not isinstance(settings, CrmSettings):
-            raise TypeError("CrmAdapter needs CrmSettings")
-        self.config = settings
-        self.client: CrmGateway = gateway_for(settings, getattr(bus, "engine", None))
-        self.verifier = WebhookVerifier(settings.webhook_secret.get_secret_value(),
-                                        settings.webhook_tolerance)
+        self.config = settings_of(self, settings, CrmSettings)
+        self.client: CrmGateway = gateway_for(self.config, getattr(bus, "engine", None))
+        self.verifier = WebhookVerifier(self.config.webhook_secret.get_secret_value(),
+                                        self.config.webhook_tolerance)
         self._last_error: str | None = None
         self._last_ok: float | None = None
         self._started = False

@@ -13,17 +13,11 @@ records on the CRM side (:func:`adapters.crm.handlers.record_originate`).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from adapters.crm.webhooks import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    InvalidSignature,
-    WebhookVerifier,
-)
+from adapters.crm.webhooks import WebhookVerifier, accept_signed
 from bus.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -64,20 +58,10 @@ def click_to_call_router(bus: Bus, verifier: WebhookVerifier, *,
     @router.post("/webhooks/click-to-call", status_code=202)
     async def click_to_call_webhook(request: Request) -> dict[str, Any]:
         """The CRM asks to call a number from an agent's phone (signed webhook)."""
-        body = await request.body()
-        try:
-            reserved = verifier.verify(request.headers.get(TIMESTAMP_HEADER),
-                                       request.headers.get(SIGNATURE_HEADER), body)
-        except InvalidSignature as error:
-            raise HTTPException(401, str(error)) from None
-        try:
-            return await publish(originate_request(json.loads(body)))
-        except (ValueError, KeyError, TypeError, AttributeError, PermanentError) as error:
-            verifier.release(reserved)
-            raise HTTPException(422, f"not a click-to-call request: {error}") from None
-        except TransientError as error:
-            verifier.release(reserved)
-            raise HTTPException(503, f"the bus did not take the request: {error}") from None
+        async def accept(body: Any) -> dict[str, Any]:
+            return await publish(originate_request(body))
+
+        return await accept_signed(request, verifier, accept, kind="click-to-call request")
 
     @router.post("/click-to-call", status_code=202)
     async def click_to_call(body: dict[str, Any]) -> dict[str, Any]:

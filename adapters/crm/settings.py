@@ -1,28 +1,23 @@
-"""Settings of the CRM adapter, read from ``ESB_CRM__*``.
-
-``enabled`` follows ``url``, as for billing: with no ``ESB_CRM__URL`` the
-adapter is reported as *disabled* and declares no queues. Setting
-``ESB_CRM__ENABLED=true`` without a URL is a configuration error, which the
-adapter host reports and skips.
-"""
+"""Settings of the CRM adapter, read from ``ESB_CRM__*``; on exactly when ``ESB_CRM__URL``
+is set (:class:`~bus.adapters.urlsettings.UrlAdapterSettings`)."""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from bus.adapters import AdapterSettings
+from bus.adapters.urlsettings import UrlAdapterSettings
 
 __all__ = ["CrmSettings"]
 
 
-class CrmSettings(AdapterSettings):
+class CrmSettings(UrlAdapterSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESB_CRM__", env_nested_delimiter="__", extra="ignore")
+    system = "CRM"
 
-    enabled: bool = Field(False, description="default: true exactly when url is set")
     profile: Literal["own", "bitrix24"] = Field(
         "own", description="which CRM dialect: our REST API or Bitrix24's REST API")
     url: str = Field("", description="the CRM's REST base URL, e.g. http://crm:8080; for "
@@ -44,10 +39,3 @@ class CrmSettings(AdapterSettings):
     callback_due_minutes: int = Field(
         60, ge=0, description="a call-back task for a missed call is due this much later")
 
-    @model_validator(mode="after")
-    def _enabled_follows_url(self) -> Self:
-        if "enabled" not in self.model_fields_set:
-            self.enabled = bool(self.url)
-        elif self.enabled and not self.url:
-            raise ValueError("ESB_CRM__URL is required when the CRM adapter is enabled")
-        return self

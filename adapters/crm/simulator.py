@@ -25,7 +25,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,24 +37,9 @@ from adapters.crm.sim_bitrix import BitrixDialect, bitrix_router
 from adapters.crm.simdata import CrmData, Record
 from adapters.crm.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bus.adapters.loopback import LoopbackServer
+from bus.adapters.simulation import Fault, FaultSwitches, serve_until_interrupted
 
 __all__ = ["CrmSimulator"]
-
-
-@dataclass
-class _Switch:
-    kind: str
-    times: int | None
-    seconds: float = 0.0
-    status: int = 503
-
-    def applies(self) -> bool:
-        if self.times is None:
-            return True
-        if self.times <= 0:
-            return False
-        self.times -= 1
-        return True
 
 
 class CrmSimulator(LoopbackServer):
@@ -69,7 +53,7 @@ class CrmSimulator(LoopbackServer):
         self.calls: Counter[str] = Counter()
         """Requests per ``METHOD /path-template``."""
         self.bitrix = BitrixDialect(self.data)
-        self._switches: list[_Switch] = []
+        self.faults = FaultSwitches()
         self._lock = threading.Lock()
         super().__init__(host=host, port=port)
 
@@ -89,22 +73,15 @@ class CrmSimulator(LoopbackServer):
 
     def slow(self, seconds: float, *, times: int | None = None) -> None:
         """Answer the next ``times`` requests (all when None) after ``seconds``."""
-        with self._lock:
-            self._switches.append(_Switch("slow", times, seconds=seconds))
+        self.faults.add(Fault("slow", times=times, seconds=seconds))
 
     def fail(self, status: int = 503, *, times: int | None = None) -> None:
         """Answer the next ``times`` requests (all when None) with HTTP ``status``."""
-        with self._lock:
-            self._switches.append(_Switch("fail", times, status=status))
+        self.faults.add(Fault("fail", times=times, status=status))
 
     def clear(self) -> None:
         """Back to normal service."""
-        with self._lock:
-            self._switches.clear()
-
-    def _active(self, kind: str) -> _Switch | None:
-        with self._lock:
-            return next((s for s in self._switches if s.kind == kind and s.applies()), None)
+        self.faults.clear()
 
     # -- the CRM's side of a webhook --------------------------------------------
 
@@ -161,10 +138,10 @@ class CrmSimulator(LoopbackServer):
             bitrix = request.url.path.startswith("/rest/")  # its code is in the path
             if not bitrix and request.headers.get("Authorization") != f"Bearer {self.token}":
                 return JSONResponse({"detail": "bad or missing token"}, status_code=401)
-            slow = self._active("slow")
+            slow = self.faults.active("slow")
             if slow:
                 await asyncio.sleep(slow.seconds)
-            broken = self._active("fail")
+            broken = self.faults.active("fail")
             if broken:
                 return JSONResponse({"detail": "simulated failure"}, status_code=broken.status)
             return await call_next(request)
@@ -257,13 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     data = CrmData.from_directory(options.data) if options.data else None
     simulator = CrmSimulator(data, token=options.token, host=options.host, port=options.port)
-    print(simulator.url, flush=True)
-    simulator.start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        simulator.stop()
+    serve_until_interrupted(simulator)
 
 
 if __name__ == "__main__":

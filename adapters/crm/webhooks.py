@@ -15,7 +15,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bus.app import Bus
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "InvalidSignature", "WebhookVerifier",
-           "sign", "webhook_router"]
+           "accept_signed", "sign", "webhook_router"]
 
 SIGNATURE_HEADER = "X-CRM-Signature"
 TIMESTAMP_HEADER = "X-CRM-Timestamp"
@@ -81,6 +81,32 @@ class WebhookVerifier:
             self._seen.pop(signature, None)
 
 
+async def accept_signed(request: Request, verifier: WebhookVerifier,
+                        accept: Callable[[Any], Awaitable[dict[str, Any]]], *,
+                        kind: str) -> dict[str, Any]:
+    """What ``accept`` answers for the signed request's JSON body.
+
+    401 for a bad signature; 422 when the body is not a ``kind`` (``accept`` raised a
+    lookup, value or permanent error) and 503 when the bus did not take it: both
+    release the signature, so the CRM may send the call again.
+    """
+    body = await request.body()
+    try:
+        reserved = verifier.verify(request.headers.get(TIMESTAMP_HEADER),
+                                   request.headers.get(SIGNATURE_HEADER), body)
+    except InvalidSignature as error:
+        raise HTTPException(401, str(error)) from None
+    try:
+        return await accept(json.loads(body))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            PermanentError) as error:  # RecursionError: JSON nested too deep
+        verifier.release(reserved)
+        raise HTTPException(422, f"not a {kind}: {error}") from None
+    except TransientError as error:
+        verifier.release(reserved)
+        raise HTTPException(503, f"the bus did not take the {kind}: {error}") from None
+
+
 def webhook_router(bus: Bus, verifier: WebhookVerifier, *, region: str = "RU",
                    source: str = "crm") -> APIRouter:
     """``POST /webhooks/customer``, publishing ``crm.customer.changed.v1`` on ``bus``."""
@@ -89,23 +115,12 @@ def webhook_router(bus: Bus, verifier: WebhookVerifier, *, region: str = "RU",
     @router.post("/webhooks/customer", status_code=202)
     async def customer_webhook(request: Request) -> dict[str, Any]:
         """A customer was created, updated or deleted in the CRM."""
-        body = await request.body()
-        try:
-            reserved = verifier.verify(request.headers.get(TIMESTAMP_HEADER),
-                                       request.headers.get(SIGNATURE_HEADER), body)
-        except InvalidSignature as error:
-            raise HTTPException(401, str(error)) from None
-        try:
-            payload = mapping.customer_changed(json.loads(body), region=region)
+        async def publish(event: Any) -> dict[str, Any]:
+            payload = mapping.customer_changed(event, region=region)
             envelope = await bus.emit(CHANGED, payload, key=payload["customer"]["id"],
                                       source=source)
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
-                PermanentError) as error:  # RecursionError: JSON nested too deep
-            verifier.release(reserved)
-            raise HTTPException(422, f"not a customer event: {error}") from None
-        except TransientError as error:
-            verifier.release(reserved)
-            raise HTTPException(503, f"the bus did not take the event: {error}") from None
-        return {"id": envelope.id, "type": CHANGED}
+            return {"id": envelope.id, "type": CHANGED}
+
+        return await accept_signed(request, verifier, publish, kind="customer event")
 
     return router

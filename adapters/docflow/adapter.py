@@ -13,7 +13,6 @@ repository's address or credentials. :meth:`~DocflowAdapter.check` is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from adapters.docflow.feed import CHANGED, REGISTERED, DocumentFeed
 from adapters.docflow.handlers import router
 from adapters.docflow.settings import DocflowSettings
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
+from bus.adapters.lifecycle import BackgroundWork, settings_of
 from bus.errors import EsbError, ExternalSystemUnavailable
 
 if TYPE_CHECKING:
@@ -51,14 +51,11 @@ class DocflowAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        if not isinstance(settings, DocflowSettings):
-            raise TypeError("DocflowAdapter needs DocflowSettings")
-        self.config = settings
-        self.client = CmisClient.from_settings(settings)
-        self.feed = DocumentFeed(bus, self.client, settings, source=router.source)
-        self._tasks: list[asyncio.Task[None]] = []
+        self.config = settings_of(self, settings, DocflowSettings)
+        self.client = CmisClient.from_settings(self.config)
+        self.feed = DocumentFeed(bus, self.client, self.config, source=router.source)
+        self.work = BackgroundWork()
         self._last_ok: float | None = None
-        self._started = False
 
     def provide(self) -> dict[type, object]:
         return {CmisClient: self.client, DocflowSettings: self.config, DocumentFeed: self.feed}
@@ -89,27 +86,19 @@ class DocflowAdapter(Adapter):
         return routes
 
     async def start(self) -> None:
-        self._started = True
+        self.work.begin()
         await asyncio.to_thread(self.feed.state.create_tables)
         if self.config.feed:
-            self._tasks.append(asyncio.get_running_loop().create_task(
-                self.feed.run(), name="docflow-feed"))
+            self.work.spawn(self.feed.run(), "docflow-feed")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        self._started = False
+        await self.work.stop()
         await self.client.close()
 
     async def health(self) -> Health:
         checks = {"url": self.config.url, "feed": self.config.feed,
                   "watermark": await asyncio.to_thread(self.feed.watermark),
-                  "last_poll": self.feed.last_poll, "published": self.feed.published,
-                  "last_ok": self._last_ok}
+                  **self.feed.status(), "last_ok": self._last_ok}
         try:
             info = await self.client.repository_info(refresh=True)
         except EsbError as error:
@@ -125,7 +114,7 @@ class DocflowAdapter(Adapter):
         try:
             info = await self.client.repository_info(refresh=True)
         finally:
-            if not self._started:  # a check from the CLI: leave no connection open
+            if not self.work.started:  # a check from the CLI: leave no connection open
                 await self.client.close()
         return (f"repository {info.get('repositoryId')} ({info.get('repositoryName')}) at "
                 f"{self.config.url}: {info.get('productName')} {info.get('productVersion')}, "

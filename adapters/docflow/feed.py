@@ -1,6 +1,6 @@
 """The docflow change feed: a CMIS repository does not push, so we poll.
 
-Each poll (:meth:`DocumentFeed.poll`, looped by :meth:`DocumentFeed.run`) asks
+Each poll (:meth:`DocumentFeed.pass_once`, a :class:`~bus.adapters.feed.PollingFeed`) asks
 for our documents with ``cmis:lastModificationDate >= watermark - overlap``,
 oldest change first, a page at a time (keyset paging: the next page starts at
 the newest date of the last one, skipping the documents of that date already
@@ -19,19 +19,16 @@ What is read twice (the overlap, a restart mid-poll) is published once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from typing import Any
 
 from adapters.docflow import mapping
 from adapters.docflow.client import CmisClient
 from adapters.docflow.feedstate import FeedState, Properties
 from adapters.docflow.settings import DocflowSettings
+from bus.adapters.feed import PollingFeed
 from bus.app import Bus
 from bus.envelope import Envelope
-from bus.errors import SchemaViolation
-from bus.masking import mask_text
 
 __all__ = ["CHANGED", "REGISTERED", "DocumentFeed"]
 
@@ -41,58 +38,19 @@ REGISTERED = "docflow.document.registered.v1"
 CHANGED = "docflow.document.changed.v1"
 
 
-class DocumentFeed:
+class DocumentFeed(PollingFeed[DocflowSettings]):
+    system = "docflow"
+
     def __init__(self, bus: Bus, client: CmisClient, settings: DocflowSettings,
                  *, source: str = "docflow") -> None:
-        self.bus = bus
+        super().__init__(bus, settings, source=source)
         self.client = client
-        self.settings = settings
-        self.source = source
         self.state = FeedState(bus.engine)
-        self.published = 0
-        self.last_poll: float | None = None
-        self.last_error: str | None = None
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-
-    async def run(self) -> None:
-        """Poll every ``poll_interval`` seconds (or when poked) until cancelled."""
-        failures = 0
-        while True:
-            try:
-                await self.poll()
-                failures = 0
-            except Exception as error:  # the loop outlives any repository trouble
-                failures += 1
-                log.warning("docflow feed: poll failed (%d in a row): %s", failures, error)
-            delay = self.settings.poll_interval if not failures else min(
-                self.settings.poll_interval, 0.5 * 2 ** min(failures, 6))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-
-    def poke(self) -> None:
-        self._wake.set()
 
     def watermark(self) -> int | None:
         return self.state.watermark()
 
-    async def poll(self) -> int:
-        """One pass over what changed since the watermark; how many events were staged."""
-        async with self._lock:
-            try:
-                staged = await self._poll()
-            except Exception as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-                raise
-            self.last_error = None
-            self.last_poll = time.time()
-            self.published += staged
-            if staged:
-                self.bus.outbox_relay_poke()
-            return staged
-
-    async def _poll(self) -> int:
+    async def pass_once(self) -> int:
         since = await asyncio.to_thread(self.state.watermark)
         overlap = int(self.settings.feed_overlap * 1000)
         cursor = None if since is None else since - overlap
@@ -141,13 +99,7 @@ class DocumentFeed:
             event = CHANGED
             payload = {"change": "updated", "document": document}
         envelope = Envelope(type=event, payload=payload, source=self.source, key=object_id)
-        try:
-            self.bus.validate(envelope)
-        except SchemaViolation as violation:
-            log.error("docflow document %s cannot be published: %s", object_id,
-                      mask_text(str(violation)))
-            return None
-        return envelope
+        return self.checked(envelope, f"document {object_id}")
 
 
 def _identifier(value: Any) -> str | None:

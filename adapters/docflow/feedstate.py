@@ -15,12 +15,17 @@ by updating the lock row, so feeds in several processes take turns.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from bus.adapters.feedstate import (
+    PublishedLedger,
+    Watermarks,
+    ledger_table,
+    watermark_table,
+)
 from bus.db import ensure_tables
 from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
@@ -30,21 +35,12 @@ __all__ = ["METADATA", "FeedState"]
 METADATA = sa.MetaData()
 """The adapter's own tables, created on start in the bus database."""
 
-feed = sa.Table(
-    "esb_docflow_feed", METADATA,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.String(64), nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
-published = sa.Table(
-    "esb_docflow_published", METADATA,
-    sa.Column("object_id", sa.String(255), primary_key=True),
-    sa.Column("modified_at", sa.BigInteger, nullable=False),
-    sa.Column("published_at", sa.Float, nullable=False),
-)
+feed = watermark_table("esb_docflow_feed", METADATA)
+published = ledger_table("esb_docflow_published", METADATA,
+                         sa.Column("object_id", sa.String(255), primary_key=True),
+                         sa.Column("modified_at", sa.BigInteger, nullable=False))
 
 _WATERMARK = "watermark"
-_LOCK = "lock"
 
 Properties = dict[str, Any]
 Build = Callable[[Properties, bool], Envelope | None]
@@ -54,14 +50,14 @@ Build = Callable[[Properties, bool], Envelope | None]
 class FeedState:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.marks = Watermarks(feed)
+        self.ledger = PublishedLedger(published, key="object_id", value="modified_at")
 
     def create_tables(self) -> None:
         ensure_tables(METADATA, self.engine)
 
     def watermark(self) -> int | None:
-        query = sa.select(feed.c.value).where(feed.c.name == _WATERMARK)
-        with self.engine.connect() as connection:
-            value = connection.scalar(query)
+        value = self.marks.read(self.engine, _WATERMARK)
         return int(value) if value is not None else None
 
     def stage(self, documents: Sequence[Properties], build: Build,
@@ -73,9 +69,9 @@ class FeedState:
         """
         staged: list[Envelope] = []
         with self.engine.begin() as db:
-            self._put(db, _LOCK, str(time.time()))
-            known = self._known(db, [str(d["cmis:objectId"]) for d in documents])
-            now = time.time()
+            self.marks.take_turn(db)
+            known = {object_id: int(modified) for object_id, modified in self.ledger.known(
+                db, [str(d["cmis:objectId"]) for d in documents]).items()}
             for properties in documents:
                 object_id = str(properties["cmis:objectId"])
                 modified = int(properties.get("cmis:lastModificationDate") or 0)
@@ -86,35 +82,11 @@ class FeedState:
                 if envelope is None:
                     continue
                 add_to_outbox(db, envelope)
-                self._remember(db, object_id, modified, now, exists=before is not None)
+                self.ledger.remember(db, object_id, modified, exists=before is not None)
                 known[object_id] = modified
                 staged.append(envelope)
             if advance is not None:
-                current = db.scalar(sa.select(feed.c.value).where(feed.c.name == _WATERMARK))
+                current = self.marks.get(db, _WATERMARK)
                 if current is None or int(current) < advance:
-                    self._put(db, _WATERMARK, str(advance))
+                    self.marks.put(db, _WATERMARK, str(advance))
         return staged
-
-    @staticmethod
-    def _known(db: sa.Connection, ids: Iterable[str]) -> dict[str, int]:
-        rows = db.execute(sa.select(published.c.object_id, published.c.modified_at)
-                          .where(published.c.object_id.in_(list(ids))))
-        return {row.object_id: int(row.modified_at) for row in rows}
-
-    @staticmethod
-    def _remember(db: sa.Connection, object_id: str, modified: int, now: float, *,
-                  exists: bool) -> None:
-        if exists:
-            db.execute(published.update().where(published.c.object_id == object_id)
-                       .values(modified_at=modified, published_at=now))
-        else:
-            db.execute(published.insert().values(object_id=object_id, modified_at=modified,
-                                                 published_at=now))
-
-    @staticmethod
-    def _put(db: sa.Connection, name: str, value: str) -> None:
-        now = time.time()
-        result = db.execute(feed.update().where(feed.c.name == name)
-                            .values(value=value, updated_at=now))
-        if result.rowcount == 0:
-            db.execute(feed.insert().values(name=name, value=value, updated_at=now))

@@ -1,28 +1,21 @@
-"""Settings of the docflow adapter, read from ``ESB_DOCFLOW__*``.
-
-``enabled`` follows ``url``, as for billing and CRM: with no ``ESB_DOCFLOW__URL``
-the adapter is reported as *disabled* and declares no queues. Setting
-``ESB_DOCFLOW__ENABLED=true`` without a URL is a configuration error, which the
-adapter host reports and skips.
-"""
+"""Settings of the docflow adapter, read from ``ESB_DOCFLOW__*``; on exactly when
+``ESB_DOCFLOW__URL`` is set (:class:`~bus.adapters.urlsettings.UrlAdapterSettings`)."""
 
 from __future__ import annotations
 
-from typing import Self
-
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from bus.adapters import AdapterSettings
+from bus.adapters.urlsettings import UrlAdapterSettings
 
 __all__ = ["DocflowSettings"]
 
 
-class DocflowSettings(AdapterSettings):
+class DocflowSettings(UrlAdapterSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESB_DOCFLOW__", env_nested_delimiter="__", extra="ignore")
+    system = "docflow"
 
-    enabled: bool = Field(False, description="default: true exactly when url is set")
     url: str = Field("", description="the CMIS 1.1 browser binding service URL, e.g. "
                                      "http://alfresco:8080/alfresco/api/-default-/public/cmis/versions/1.1/browser")
     user: str = Field("", description="HTTP basic auth user")
@@ -46,10 +39,3 @@ class DocflowSettings(AdapterSettings):
         20_000_000, gt=0, description="a content stream read whole (not the streamed download "
                                       "route) larger than this is refused")
 
-    @model_validator(mode="after")
-    def _enabled_follows_url(self) -> Self:
-        if "enabled" not in self.model_fields_set:
-            self.enabled = bool(self.url)
-        elif self.enabled and not self.url:
-            raise ValueError("ESB_DOCFLOW__URL is required when the docflow adapter is enabled")
-        return self

@@ -31,9 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -43,34 +41,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.docflow.simdata import DocflowData, Properties
 from adapters.docflow.simquery import InvalidQuery, parse
 from bus.adapters.loopback import LoopbackServer
+from bus.adapters.simulation import Fault, FaultSwitches, serve_until_interrupted
+from bus.adapters.simulation import operations as only
 
 __all__ = ["DocflowSimulator"]
 
 _STATUS = {"invalidArgument": 400, "permissionDenied": 403, "objectNotFound": 404,
            "notSupported": 405, "constraint": 409, "runtime": 500}
-
-
-@dataclass
-class _Switch:
-    kind: str
-    times: int | None
-    operation: str | None
-    seconds: float = 0.0
-    status: int = 503
-    after: int = 0
-
-    def applies(self, operation: str) -> bool:
-        if self.operation is not None and self.operation != operation:
-            return False
-        if self.after > 0:
-            self.after -= 1
-            return False
-        if self.times is None:
-            return True
-        if self.times <= 0:
-            return False
-        self.times -= 1
-        return True
 
 
 class _Dropped(Exception):
@@ -91,7 +68,7 @@ class DocflowSimulator(LoopbackServer):
         """Requests per operation (``query``, ``content``, ``createDocument``, ...)."""
         self.queries: list[str] = []
         """Every CMIS QL statement asked, in order."""
-        self._switches: list[_Switch] = []
+        self.faults = FaultSwitches()
         self._lock = threading.Lock()
         super().__init__(host=host, port=port)
 
@@ -108,31 +85,22 @@ class DocflowSimulator(LoopbackServer):
     def slow(self, seconds: float, *, times: int | None = None,
              operation: str | None = None) -> None:
         """Answer the next ``times`` requests (all when None) after ``seconds``."""
-        self._add(_Switch("slow", times, operation, seconds=seconds))
+        self.faults.add(Fault("slow", only(operation), times, seconds=seconds))
 
     def fail(self, status: int = 503, *, times: int | None = None,
              operation: str | None = None) -> None:
         """Answer the next ``times`` requests (all when None) with HTTP ``status``."""
-        self._add(_Switch("fail", times, operation, status=status))
+        self.faults.add(Fault("fail", only(operation), times, status=status))
 
     def drop(self, *, times: int | None = None, operation: str | None = None,
              after: int = 0) -> None:
         """Close the connection half-way through the answer, ``times`` times after ``after``
         requests answered normally."""
-        self._add(_Switch("drop", times, operation, after=after))
+        self.faults.add(Fault("drop", only(operation), times, after))
 
     def clear(self) -> None:
-        with self._lock:
-            self._switches.clear()
-
-    def _add(self, switch: _Switch) -> None:
-        with self._lock:
-            self._switches.append(switch)
-
-    def _active(self, kind: str, operation: str) -> _Switch | None:
-        with self._lock:
-            return next((s for s in self._switches
-                         if s.kind == kind and s.applies(operation)), None)
+        """Back to normal service."""
+        self.faults.clear()
 
     # -- the HTTP side ----------------------------------------------------------
 
@@ -151,15 +119,15 @@ class DocflowSimulator(LoopbackServer):
             if headers.get(b"authorization", b"").decode() != expected:
                 await _error(401, "permissionDenied", "unauthorized")(scope, receive, send)
                 return
-            slow = self._active("slow", operation)
+            slow = self.faults.active("slow", operation)
             if slow:
                 await asyncio.sleep(slow.seconds)
-            broken = self._active("fail", operation)
+            broken = self.faults.active("fail", operation)
             if broken:
                 await _error(broken.status, "runtime" if broken.status >= 500 else
                              "invalidArgument", "simulated failure")(scope, receive, send)
                 return
-            if self._active("drop", operation):
+            if self.faults.active("drop", operation):
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", b"4096")]})
@@ -307,13 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     data = DocflowData.from_directory(options.data) if options.data else DocflowData.seed()
     simulator = DocflowSimulator(data, host=options.host, port=options.port)
-    print(simulator.url, flush=True)
-    simulator.start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        simulator.stop()
+    serve_until_interrupted(simulator)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ configured canonical types as files. :meth:`FilesAdapter.check` is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,13 +19,11 @@ from adapters.files.handlers import OutboundWriter, outbound_router
 from adapters.files.inbox import InboxWatcher
 from adapters.files.settings import FilesSettings
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
+from bus.adapters.lifecycle import BackgroundWork, settings_of
 from bus.router import Router
 
 if TYPE_CHECKING:
     from bus.app import Bus
-
-STOP_SECONDS = 30.0
-"""How long stop waits for a poll in progress."""
 
 __all__ = ["FilesAdapter"]
 
@@ -46,15 +43,12 @@ class FilesAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        if not isinstance(settings, FilesSettings):
-            raise TypeError("FilesAdapter needs FilesSettings")
-        self.config = settings
+        self.config = settings = settings_of(self, settings, FilesSettings)
         self.folders = Folders(settings)
         self.watcher = InboxWatcher(bus, settings, self.folders, source="files")
         self.writer = OutboundWriter(Path(settings.outbox or "."), settings.outbound_format)
         bus.include(outbound_router(settings.outbound_types))
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self.work = BackgroundWork()
 
     def provide(self) -> dict[type, object]:
         return {OutboundWriter: self.writer, FilesSettings: self.config}
@@ -62,20 +56,10 @@ class FilesAdapter(Adapter):
     async def start(self) -> None:
         await asyncio.to_thread(self.folders.prepare)
         await asyncio.to_thread(self.watcher.ledger.create_tables)
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self.watcher.run(self._stopping),
-                                                            name="files-inbox")
+        self.work.spawn_loop(self.watcher.run, "files-inbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()  # let a poll in its thread finish rather than abandon it
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await self.work.stop()  # a poll in its thread finishes rather than being abandoned
 
     async def health(self) -> Health:
         checks = {"inbox": self.config.inbox, "outbox": self.config.outbox or None,

@@ -12,30 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.files.settings import Profile
-from bus.adapters.fieldmap import BadRow, canonical_value, get_path, set_path
+from bus.adapters.fieldmap import BadRow, get_path, set_path
+from bus.adapters.fieldmap import row_payload as payload_of
 
 __all__ = ["BadRow", "flat_row", "get_path", "row_payload", "set_path"]
 
 
 def row_payload(row: Mapping[str, str | None], profile: Profile) -> dict[str, Any]:
     """The canonical payload of one row, or :class:`BadRow` with every problem in it."""
-    payload: dict[str, Any] = {}
-    for path, value in profile.constants.items():
-        set_path(payload, path, value)
-    reasons: list[str] = []
-    for path, rule in profile.fields.items():
-        text = (row.get(rule.source) or "").strip()
-        if not text:
-            if rule.required:
-                reasons.append(f"{rule.source}: missing (needed for {path})")
-            continue
-        try:
-            set_path(payload, path, canonical_value(text, rule.kind, profile.currency))
-        except ValueError as error:
-            reasons.append(f"{rule.source}: {error}")
-    if reasons:
-        raise BadRow(reasons)
-    return payload
+    rules = ((path, rule.source, rule.kind, rule.required)
+             for path, rule in profile.fields.items())
+    return payload_of(row, rules, constants=profile.constants, currency=profile.currency)
 
 
 def flat_row(payload: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -10,7 +10,6 @@ back into an outbound table. :meth:`StagingAdapter.check` is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -20,15 +19,13 @@ from adapters.staging.handlers import OutboundTable, outbound_router
 from adapters.staging.poller import StagingPoller
 from adapters.staging.settings import StagingSettings
 from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
+from bus.adapters.lifecycle import BackgroundWork, settings_of
 from bus.db import create_engine
 from bus.errors import ConfigurationError
 from bus.router import Router
 
 if TYPE_CHECKING:
     from bus.app import Bus
-
-STOP_SECONDS = 30.0
-"""How long stop waits for a poll in progress."""
 
 __all__ = ["StagingAdapter"]
 
@@ -46,17 +43,14 @@ class StagingAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, bus: Bus) -> None:
         super().__init__(settings, bus)
-        if not isinstance(settings, StagingSettings):
-            raise TypeError("StagingAdapter needs StagingSettings")
-        self.config = settings
+        self.config = settings = settings_of(self, settings, StagingSettings)
         same = sa.make_url(settings.url) == bus.engine.url if settings.url else False
         self.engine = bus.engine if same else create_engine(settings.url or "sqlite://")
         self.table = StagingTable(self.engine, settings)
         self.poller = StagingPoller(bus, settings, self.table, source="staging")
         self.outbound = OutboundTable(self.engine, settings.outbound_table or "esb_outbound")
         bus.include(outbound_router(settings.outbound_types))
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self.work = BackgroundWork()
 
     def provide(self) -> dict[type, object]:
         return {OutboundTable: self.outbound, StagingSettings: self.config}
@@ -69,20 +63,10 @@ class StagingAdapter(Adapter):
         await asyncio.to_thread(self.poller.create_tables)
         if self.config.outbound_types:
             await asyncio.to_thread(self.outbound.create)
-        self._stopping.clear()
-        self._task = asyncio.get_running_loop().create_task(self.poller.run(self._stopping),
-                                                            name="staging-poller")
+        self.work.spawn_loop(self.poller.run, "staging-poller")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()  # let a poll in its thread finish rather than abandon it
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await self.work.stop()  # a poll in its thread finishes rather than being abandoned
         if self.engine is not self.bus.engine:
             self.engine.dispose()
 
@@ -103,7 +87,7 @@ class StagingAdapter(Adapter):
             waiting = await asyncio.to_thread(self.table.count, self.config.new_status)
             errors = await asyncio.to_thread(self.table.count, self.config.error_status)
         finally:
-            if self._task is None and self.engine is not self.bus.engine:
+            if not self.work.started and self.engine is not self.bus.engine:
                 self.engine.dispose()
         return (f"staging table {self.config.table} at {self.engine.url.render_as_string()}: "
                 f"columns ok, {waiting} row(s) {self.config.new_status}, "

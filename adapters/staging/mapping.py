@@ -6,26 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.staging.settings import StagingSettings
-from bus.adapters.fieldmap import BadRow, canonical_value, get_path, set_path
+from bus.adapters.fieldmap import BadRow, get_path
+from bus.adapters.fieldmap import row_payload as payload_of
 
 __all__ = ["BadRow", "get_path", "row_payload"]
 
 
 def row_payload(row: Mapping[str, Any], settings: StagingSettings) -> dict[str, Any]:
-    payload: dict[str, Any] = {}
-    for path, value in settings.constants.items():
-        set_path(payload, path, value)
-    reasons: list[str] = []
-    for path, column in settings.fields.items():
-        value = row.get(column.column)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if column.required:
-                reasons.append(f"{column.column}: missing")
-            continue
-        try:
-            set_path(payload, path, canonical_value(value, column.kind, settings.currency))
-        except ValueError as error:
-            reasons.append(f"{column.column}: {error}")
-    if reasons:
-        raise BadRow(reasons)
-    return payload
+    """The canonical payload of one staging row, or :class:`BadRow` with every problem."""
+    rules = ((path, column.column, column.kind, column.required)
+             for path, column in settings.fields.items())
+    return payload_of(row, rules, constants=settings.constants, currency=settings.currency)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from bus.adapters import AdapterSettings
+from bus.adapters.urlsettings import UrlAdapterSettings
 
 __all__ = ["Column", "StagingSettings"]
 
@@ -39,11 +39,11 @@ def _billing_accounts() -> dict[str, Column]:
     }
 
 
-class StagingSettings(AdapterSettings):
+class StagingSettings(UrlAdapterSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESB_STAGING__", env_nested_delimiter="__", extra="ignore")
+    system = "staging"
 
-    enabled: bool = Field(False, description="default: true exactly when url is set")
     url: str = Field("", description="SQLAlchemy URL of the database with the staging table")
     table: str = Field("esb_staging", description="the staging table (schema.table allowed)")
     id_column: str = "id"
@@ -65,10 +65,6 @@ class StagingSettings(AdapterSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if "enabled" not in self.model_fields_set:
-            self.enabled = bool(self.url)
-        elif self.enabled and not self.url:
-            raise ValueError("ESB_STAGING__URL is required when the staging adapter is enabled")
         if self.outbound_types and not self.outbound_table:
             raise ValueError("ESB_STAGING__OUTBOUND_TABLE is required with OUTBOUND_TYPES")
         return self

@@ -3,20 +3,22 @@
 A watched folder's CSV cell, a staging table's column value: :func:`canonical_value`
 turns either into the canonical form of its kind (or raises ``ValueError`` saying
 why it cannot), and :func:`set_path` / :func:`get_path` address payload fields by
-dotted path (``account.balance``). Pure functions, no I/O.
+dotted path (``account.balance``); :func:`row_payload` does a whole row with
+the adapter's field rules. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from bus.phones import to_e164
 
-__all__ = ["BadRow", "FieldKind", "canonical_value", "get_path", "set_path"]
+__all__ = ["BadRow", "FieldKind", "FieldRule", "canonical_value", "get_path", "row_payload",
+           "set_path"]
 
 FieldKind = Literal["text", "identifier", "date", "timestamp", "decimal", "money", "phone",
                     "integer"]
@@ -25,6 +27,8 @@ _CYRILLIC = dict(zip("АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫ
                      ["A", "B", "V", "G", "D", "E", "E", "ZH", "Z", "I", "Y", "K", "L", "M",
                       "N", "O", "P", "R", "S", "T", "U", "F", "KH", "TS", "CH", "SH", "SHCH",
                       "", "Y", "", "E", "YU", "YA"], strict=True))
+FieldRule = tuple[str, str, FieldKind, bool]
+"""``(payload path, source column, kind, required)``: where one canonical field comes from."""
 _IDENTIFIER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:@/+=\-]{0,127}$")
 
 
@@ -117,3 +121,26 @@ def get_path(source: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(name)
     return value
+
+
+def row_payload(row: Mapping[str, Any], rules: Iterable[FieldRule], *,
+                constants: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """The canonical payload of one row (column -> text or database value): ``constants``
+    first, then each rule's field; :class:`BadRow` with every problem in the row."""
+    payload: dict[str, Any] = {}
+    for path, constant in constants.items():
+        set_path(payload, path, constant)
+    reasons: list[str] = []
+    for path, source, kind, required in rules:
+        value = row.get(source)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                reasons.append(f"{source}: missing (needed for {path})")
+            continue
+        try:
+            set_path(payload, path, canonical_value(value, kind, currency))
+        except ValueError as error:
+            reasons.append(f"{source}: {error}")
+    if reasons:
+        raise BadRow(reasons)
+    return payload

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +14,8 @@ from adapters.billing.settings import BillingSettings
 from adapters.billing.simdata import BillingData
 from adapters.billing.simulator import BillingSimulator
 from bus.app import Bus
-from bus.router import Router
+from tests.adapter_kit import adapters_on, generated_directory
 from tests.conftest import BusFactory
-
-GENERATOR = Path(__file__).resolve().parents[3] / "shared" / "datagen" / "generate.py"
 
 AdapterFactory = Callable[..., Awaitable[tuple[Bus, BillingAdapter]]]
 
@@ -27,12 +23,7 @@ AdapterFactory = Callable[..., Awaitable[tuple[Bus, BillingAdapter]]]
 @pytest.fixture(scope="session")
 def datagen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic customer directory (300 customers, about 390 billing accounts)."""
-    if not GENERATOR.is_file():
-        pytest.skip(f"the data generator is not at {GENERATOR}")
-    out = tmp_path_factory.mktemp("datagen")
-    subprocess.run([sys.executable, str(GENERATOR), "--customers", "300", "--seed", "7",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+    return generated_directory(tmp_path_factory, "datagen", customers=300, seed=7)
 
 
 @pytest.fixture
@@ -61,20 +52,5 @@ def client(simulator: BillingSimulator) -> Iterator[BillingClient]:
 @pytest.fixture
 async def billing_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
     """Start a bus with the billing adapter (as the adapter host would) and other routers."""
-    running: list[BillingAdapter] = []
-
-    async def factory(settings: BillingSettings, *routers: Router, start: bool = True,
-                      **delivery: object) -> tuple[Bus, BillingAdapter]:
-        bus = await make_bus(BillingAdapter.router, *routers, start=False, **delivery)
-        adapter = BillingAdapter(settings, bus)
-        for kind, provided in adapter.provide().items():
-            bus.provide(kind, provided)
-        await bus.start()
-        running.append(adapter)
-        if start:
-            await adapter.start()
-        return bus, adapter
-
-    yield factory
-    for adapter in running:
-        await adapter.stop()
+    async with adapters_on(make_bus, BillingAdapter) as starter:
+        yield starter

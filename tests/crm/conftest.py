@@ -11,7 +11,7 @@ from adapters.crm.adapter import CrmAdapter
 from adapters.crm.settings import CrmSettings
 from adapters.crm.simulator import CrmSimulator
 from bus.app import Bus
-from bus.router import Router
+from tests.adapter_kit import adapters_on
 from tests.conftest import BusFactory
 
 AdapterFactory = Callable[..., Awaitable[tuple[Bus, CrmAdapter]]]
@@ -35,25 +35,8 @@ def settings_for(sim: CrmSimulator, **overrides: Any) -> CrmSettings:
 @pytest.fixture
 async def crm_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
     """Start a bus with the CRM adapter (as the adapter host would) and other routers."""
-    running: list[CrmAdapter] = []
-
-    async def factory(settings: CrmSettings, *routers: Router,
-                      before_start: Callable[[Bus], object] | None = None,
-                      **delivery: object) -> tuple[Bus, CrmAdapter]:
-        bus = await make_bus(CrmAdapter.router, *routers, start=False, **delivery)
-        adapter = CrmAdapter(settings, bus)
-        for kind, provided in adapter.provide().items():
-            bus.provide(kind, provided)
-        if before_start is not None:
-            before_start(bus)  # another adapter on the same bus provides its parts
-        await bus.start()
-        running.append(adapter)
-        await adapter.start()
-        return bus, adapter
-
-    yield factory
-    for adapter in running:
-        await adapter.stop()
+    async with adapters_on(make_bus, CrmAdapter) as starter:
+        yield starter
 
 
 

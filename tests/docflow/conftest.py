@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +13,8 @@ from adapters.docflow.client import CmisClient
 from adapters.docflow.settings import DocflowSettings
 from adapters.docflow.simulator import DocflowSimulator
 from bus.app import Bus
-from bus.router import Router
+from tests.adapter_kit import adapters_on, generated_directory
 from tests.conftest import BusFactory
-
-GENERATOR = Path(__file__).resolve().parents[3] / "shared" / "datagen" / "generate.py"
 
 AdapterFactory = Callable[..., Awaitable[tuple[Bus, DocflowAdapter]]]
 
@@ -26,12 +22,7 @@ AdapterFactory = Callable[..., Awaitable[tuple[Bus, DocflowAdapter]]]
 @pytest.fixture(scope="session")
 def datagen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic customer directory (60 customers and their documents)."""
-    if not GENERATOR.is_file():
-        pytest.skip(f"the data generator is not at {GENERATOR}")
-    out = tmp_path_factory.mktemp("docflow-datagen")
-    subprocess.run([sys.executable, str(GENERATOR), "--customers", "60", "--seed", "11",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+    return generated_directory(tmp_path_factory, "docflow-datagen", customers=60, seed=11)
 
 
 @pytest.fixture
@@ -60,19 +51,5 @@ async def client(simulator: DocflowSimulator) -> AsyncIterator[CmisClient]:
 @pytest.fixture
 async def docflow_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
     """Start a bus with the docflow adapter (as the adapter host would) and other routers."""
-    running: list[DocflowAdapter] = []
-
-    async def factory(settings: DocflowSettings, *routers: Router,
-                      **delivery: object) -> tuple[Bus, DocflowAdapter]:
-        bus = await make_bus(DocflowAdapter.router, *routers, start=False, **delivery)
-        adapter = DocflowAdapter(settings, bus)
-        for kind, provided in adapter.provide().items():
-            bus.provide(kind, provided)
-        await bus.start()
-        running.append(adapter)
-        await adapter.start()
-        return bus, adapter
-
-    yield factory
-    for adapter in running:
-        await adapter.stop()
+    async with adapters_on(make_bus, DocflowAdapter) as starter:
+        yield starter
