@@ -1,19 +1,26 @@
 """The unified view's latency at 50 concurrent requests, next to its slowest backend.
 
-Five test backends answer the real request types over the bus with fixed
-latencies (``--latency``, default: synchronizer 50 ms, documents 50 ms, CRM 80 ms,
-calls 80 ms, billing 120 ms — 50/80/120 as in the issue). The document flow
-knows no phone, so a look-up by phone asks it with the INN the synchronizer
-returns: its critical path is 50 + 50 ms, under the billing's 120 ms.
+Measured the way a site sees it, three processes (``bench/unified_view_backends.py``
+describes the backends: synchronizer 50 ms, documents 50 ms, CRM 80 ms, calls 80 ms,
+billing 120 ms — 50/80/120 as in the issue):
 
-Each view asks for a customer never seen before (cold: no cache, no directory)
-through the bus API (``GET /v1/customers/lookup``, ASGI in process), ``--concurrency``
-at a time. Baseline in the same run: the slowest backend alone, asked the same
-way (bus request-reply) at the same concurrency. Target: view p95 <= 1.2 x the
-slowest backend's latency, and never above the deadline. Not a test: nothing is
-asserted.
+* **server** (``bench/unified_view_server.py``): the bus with the unified window, its
+  API served by uvicorn on loopback as ``esb run`` serves it;
+* **backends**: on RabbitMQ in a process of their own (they are other systems); on
+  memory:// in the server process (that broker does not cross processes), so there
+  the server's CPU includes theirs;
+* **load generator**: this process, ``--concurrency`` plain keep-alive HTTP/1.1
+  connections, each with a ``GET /v1/customers/lookup?phone=…`` in flight.
+
+Each view asks for a customer never seen before (cold: no cache, no directory).
+Baseline in the same run: the slowest backend alone through bus request-reply at the
+same concurrency, and the scatter-gather without HTTP, both measured inside the server
+process before it serves. Prints p50/p95/max, CPU per view of the server and of the
+load generator, and whether the target is met: view p95 <= 1.2 x the slowest backend's
+latency, and never above the deadline. Not a test: nothing is asserted.
 
     python bench/unified_view.py [--views 1000] [--concurrency 50] [--brokers memory,rabbitmq]
+                                 [--gc-freeze]
 """
 
 from __future__ import annotations
@@ -21,232 +28,215 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bus.adapters import AdapterHost, LoadedAdapter
-from bus.api.app import create_app
-from bus.app import Bus
-from bus.errors import RequestTimeout
-from bus.router import Router
-from bus.settings import Settings
-from bus.transport import transport_for
+from unified_view_backends import LATENCY, backends, in_rounds, phone
+
+from bus.transport import dead_letter_queue, transport_for
 from window.component import WindowComponent
-from window.identity import Identity
-from window.settings import Deadlines, WindowSettings
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
-LATENCY = {"profile": 0.050, "documents": 0.050, "crm": 0.080, "calls": 0.080,
-           "billing": 0.120}
-
-
-def phone(n: int) -> str:
-    return f"+7912{n:07d}"
-
-
-def inn(n: int) -> str:
-    return f"{n:012d}"
-
-
-def number_of(payload: dict[str, Any]) -> int:
-    """Which bench customer a request is about, by whatever key it carries."""
-    for key in ("phone", "inn", "customer_id", "golden_id", "account_number"):
-        if key in payload:
-            return int(str(payload[key])[-7:])
-    raise ValueError(payload)
-
-
-def backends(latency: dict[str, float]) -> Router:
-    router = Router(source="bench-backends")
-
-    def responder(request: str, reply: str, section: str,
-                  answer: Callable[[int], dict[str, Any]]) -> None:
-        async def respond(payload: dict[str, Any]) -> dict[str, Any]:
-            await asyncio.sleep(latency[section])
-            return answer(number_of(payload))
-
-        respond.__qualname__ = f"bench_{section}"
-        router.responder(request, reply, concurrency=256)(respond)
-
-    responder("sync.customer.requested.v1", "sync.customer.replied.v1", "profile",
-              lambda n: {"customers": [{"golden_id": f"g-{n:07d}", "customer": {
-                  "id": f"g-{n:07d}", "person": {"last_name": f"Клиент {n}"}, "inn": inn(n),
-                  "segment": "consumer", "contacts": [{"phone": phone(n)}]},
-                  "xref": [{"system": "crm", "id": f"crm-{n:07d}"},
-                           {"system": "billing", "id": f"b-{n:07d}"}]}]})
-    responder("crm.card.requested.v1", "crm.card.replied.v1", "crm",
-              lambda n: {"card": {"customer": {"id": f"crm-{n:07d}",
-                                               "person": {"last_name": f"Клиент {n}"}},
-                                  "manager": {"id": "mgr-1", "name": "Петров Олег",
-                                              "extension": "2001"},
-                                  "segment": "consumer", "deals": [], "interactions": []}})
-    responder("billing.accounts.requested.v1", "billing.accounts.replied.v1", "billing",
-              lambda n: {"accounts": [{"number": f"{n:07d}", "status": "active",
-                                       "balance": {"amount": "10.00", "currency": "RUB"},
-                                       "customer_id": f"b-{n:07d}", "services": []}]})
-    responder("docflow.documents.requested.v1", "docflow.documents.replied.v1", "documents",
-              lambda n: {"documents": [{"id": f"d-{n}", "kind": "contract",
-                                        "number": f"Д-{n}", "date": "2024-01-15"}]})
-    responder("pbx.calls.requested.v1", "pbx.calls.replied.v1", "calls",
-              lambda n: {"calls": []})
-    return router
+HERE = Path(__file__).resolve().parent
+Child = asyncio.subprocess.Process
 
 
 def percentile(samples: list[float], cut: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[cut - 1]
 
 
-async def in_rounds(count: int, concurrency: int,
-                    one: Callable[[int], Awaitable[float]]) -> list[float]:
-    """``count`` calls, ``concurrency`` in flight at every moment; their latencies."""
-    samples: list[float] = []
-    counter = iter(range(count))
-
-    async def worker() -> None:
-        for n in counter:
-            samples.append(await one(n))
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return samples
+async def spawn(script: str, *args: str) -> Child:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / script), *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        limit=2**26)  # the in-process samples come as one JSON line
+    assert child.stdout is not None and child.stdin is not None
+    return child
 
 
-def bus_settings(url: str, prefix: str, workdir: Path, name: str) -> Settings:
-    return Settings(broker_url=url, database_url=f"sqlite:///{workdir / f'{prefix}-{name}.db'}",
-                    exchange=f"{prefix}.events", queue_prefix=prefix,
-                    instance=f"{prefix}-{name}", journal={"enabled": False},
-                    delivery={"prefetch": 500})
+async def line_of(child: Child) -> str:
+    assert child.stdout is not None
+    line = (await child.stdout.readline()).decode().strip()
+    if not line:
+        raise RuntimeError(f"a bench process ended early (exit {await child.wait()})")
+    return line
 
 
-async def serve_backends(url: str, prefix: str, workdir: Path) -> None:
-    """The backends in their own process (they are other systems): until stdin closes."""
-    bus = Bus(bus_settings(url, prefix, workdir, "backends"), source="backends")
-    bus.include(backends(dict(LATENCY)))
-    await bus.start()
-    print("ready", flush=True)
-    await asyncio.to_thread(sys.stdin.read)
-    await bus.stop()
-    bus.close()
+async def stopped(child: Child) -> None:
+    assert child.stdin is not None
+    child.stdin.close()
+    await child.wait()
 
 
 @contextlib.asynccontextmanager
-async def backends_running(url: str, prefix: str, workdir: Path) -> AsyncIterator[str]:
-    """RabbitMQ: backends in a child process; memory: on a bus of this process."""
-    if url.startswith("amqp"):
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve-backends", url, prefix, str(workdir),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert child.stdout is not None and child.stdin is not None
-        await child.stdout.readline()
-        try:
-            yield "in another process"
-        finally:
-            child.stdin.close()
-            await child.wait()
-        return
-    bus = Bus(bus_settings(url, prefix, workdir, "backends"), source="backends")
-    bus.include(backends(dict(LATENCY)))
-    await bus.start()
+async def processes(url: str, prefix: str, workdir: Path,
+                    args: argparse.Namespace) -> AsyncIterator[tuple[Child, Child | None]]:
+    """The server (and, on a real broker, the backends' own process)."""
+    apart = url.startswith("amqp")
+    backend_child = await spawn("unified_view_backends.py", url, prefix, str(workdir)) \
+        if apart else None
     try:
-        yield "in this process"
+        if backend_child is not None:
+            await line_of(backend_child)
+        server = await spawn("unified_view_server.py", url, prefix, str(workdir),
+                             str(args.views), str(args.concurrency), str(args.deadline),
+                             *(() if apart else ("--backends-here",)),
+                             *(("--gc-freeze",) if args.gc_freeze else ()))
+        try:
+            yield server, backend_child
+        finally:
+            await stopped(server)
     finally:
-        await bus.stop()
-        bus.close()
+        if backend_child is not None:
+            await stopped(backend_child)
+
+
+async def cpu_of(child: Child) -> float:
+    """A bench process's CPU seconds so far (it answers ``cpu`` on stdin)."""
+    assert child.stdin is not None
+    child.stdin.write(b"cpu\n")
+    await child.stdin.drain()
+    return float(await line_of(child))
+
+
+def broker_cpu() -> float | None:
+    """CPU seconds of the local RabbitMQ (Erlang ``beam.smp``) so far, if it can be read."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if "(beam.smp)" in stat.read_text():
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
 
 
 async def run(url: str, args: argparse.Namespace, workdir: Path) -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    async with backends_running(url, prefix, workdir) as where:
-        await measure(url, prefix, args, workdir, where)
+    try:
+        async with processes(url, prefix, workdir, args) as (server, backend_child):
+            in_process = json.loads(await line_of(server))
+            port = int((await line_of(server)).split()[1])
+            http, cpu, incomplete = await over_http(server, backend_child, port, args)
+    finally:
+        if url.startswith("amqp"):
+            await delete_queues(url, prefix)
+    where = "in their own process" if backend_child else "in the server process"
+    report(url, args, where, in_process, http, cpu, incomplete)
+
+
+async def delete_queues(url: str, prefix: str) -> None:
+    """The run's queues and their dead-letter queues, off the shared broker."""
     cleaner = transport_for(url)
     await cleaner.connect()
     for subscription in [*backends(LATENCY).subscriptions, *WindowComponent.router.subscriptions]:
-        await cleaner.delete_queue(f"{prefix}.{subscription.name}")
+        queue = f"{prefix}.{subscription.name}"
+        for name in (queue, dead_letter_queue(queue)):
+            with contextlib.suppress(Exception):  # never declared, or gone already
+                await cleaner.delete_queue(name)
     await cleaner.close()
 
 
-async def measure(url: str, prefix: str, args: argparse.Namespace, workdir: Path,
-                  where: str) -> None:
-    latency = dict(LATENCY)
-    deadline = args.deadline
-    window_bus = Bus(bus_settings(url, prefix, workdir, "window"), source="window")
-    config = WindowSettings(deadlines=Deadlines(**dict.fromkeys(LATENCY, deadline)))
-    component = WindowComponent(config, window_bus)
-    window_bus.include(component.router)
-    for kind, provided in component.provide().items():
-        window_bus.provide(kind, provided)
-    await window_bus.start()
-    app = create_app(window_bus, AdapterHost(window_bus, [LoadedAdapter(
-        "window", WindowComponent, instance=component, state="running")]))
+class Connection:
+    """One keep-alive HTTP/1.1 connection with the least client work: a browser's, not
+    a Python client's CPU (httpx costs more per request than the server's whole view)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {target} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if length is None:
+            raise RuntimeError(f"no content-length in {head!r}")
+        return int(head.split(b" ", 2)[1]), await self.reader.readexactly(int(length[1]))
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def over_http(server: Child, backend_child: Child | None, port: int,
+                    args: argparse.Namespace) -> tuple[list[float], dict[str, float], int]:
+    """Latencies of the views over HTTP, and the CPU seconds per view of each process."""
+    connections = [await Connection.open(port) for _ in range(args.concurrency)]
+    idle = asyncio.Queue[Connection]()
+    for connection in connections:
+        idle.put_nowait(connection)
+    incomplete = 0
+
+    async def view(n: int) -> float:
+        nonlocal incomplete
+        connection = await idle.get()
+        began = time.perf_counter()
+        status, body = await connection.get(f"/v1/customers/lookup?phone=%2B{phone(n)[1:]}")
+        elapsed = time.perf_counter() - began
+        idle.put_nowait(connection)
+        if status != 200:
+            raise RuntimeError(f"the view answered {status}: {body[:200]!r}")
+        incomplete += b'"complete":true' not in body
+        return elapsed
+
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://esb") as client:
-            async def slowest_alone(n: int) -> float:
-                began = time.perf_counter()
-                with contextlib.suppress(RequestTimeout):  # counted at the deadline
-                    await window_bus.request("billing.accounts.requested.v1",
-                                             {"phone": phone(n)}, timeout=deadline)
-                return time.perf_counter() - began
-
-            incomplete = 0
-
-            async def over_http(n: int) -> float:
-                nonlocal incomplete
-                began = time.perf_counter()
-                response = await client.get("/v1/customers/lookup",
-                                            params={"phone": phone(n)})
-                elapsed = time.perf_counter() - began
-                incomplete += not response.json()["complete"]
-                return elapsed
-
-            async def gathered(n: int) -> float:
-                nonlocal incomplete
-                began = time.perf_counter()
-                view = await component.state.views.view(
-                    {"phone": phone(n)}, Identity.from_query(phone=phone(n)))
-                elapsed = time.perf_counter() - began
-                incomplete += not view["complete"]
-                return elapsed
-
-            await in_rounds(args.concurrency, args.concurrency, over_http)  # warm-up
-            incomplete = 0
-            baseline = await in_rounds(args.views, args.concurrency,
-                                       lambda n: slowest_alone(n + 10**6))
-            cpu = time.process_time()
-            direct = await in_rounds(args.views, args.concurrency,
-                                     lambda n: gathered(n + 2 * 10**6))
-            cpu_direct, cpu = time.process_time() - cpu, time.process_time()
-            http = await in_rounds(args.views, args.concurrency,
-                                   lambda n: over_http(n + 3 * 10**6))
-            cpu_http = time.process_time() - cpu
+        await in_rounds(args.concurrency, args.concurrency, view)  # warm-up
+        incomplete = 0
+        began = await cpu_now(server, backend_child)
+        samples = await in_rounds(args.views, args.concurrency, lambda n: view(n + 3 * 10**6))
+        ended = await cpu_now(server, backend_child)
     finally:
-        await window_bus.stop()
-        window_bus.close()
+        for connection in connections:
+            await connection.close()
+    return samples, {name: (ended[name] - began[name]) / args.views for name in began}, incomplete
 
-    slowest = max(latency.values())
+
+async def cpu_now(server: Child, backend_child: Child | None) -> dict[str, float]:
+    """CPU seconds so far of each process taking part (the broker's if it can be read)."""
+    cpu = {"server process": await cpu_of(server), "load generator": time.process_time()}
+    if backend_child is not None:
+        cpu["backends process"] = await cpu_of(backend_child)
+        broker = broker_cpu()
+        if broker is not None:
+            cpu["RabbitMQ (all its clients)"] = broker
+    return cpu
+
+
+def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str, object],
+           http: list[float], cpu: dict[str, float], incomplete: int) -> None:
+    baseline, direct = in_process["baseline"], in_process["direct"]
+    assert isinstance(baseline, list) and isinstance(direct, list)
+    slowest = max(LATENCY.values())
     print(f"{url.split(':')[0]}: {args.views} cold views, {args.concurrency} concurrent; "
-          f"backends {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in latency.items())}; "
-          f"deadline {deadline * 1000:.0f} ms; backends {where}; "
+          f"backends {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in LATENCY.items())}; "
+          f"deadline {args.deadline * 1000:.0f} ms; backends {where}; "
+          f"{'gc.freeze() before serving; ' if args.gc_freeze else ''}"
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(figures("baseline: slowest backend alone (request-reply)", baseline, slowest))
-    print(figures("view: scatter-gather (ViewService.view)", direct, slowest))
-    print(figures("view: GET /v1/customers/lookup (ASGI)", http, slowest))
-    print(f"  CPU of this process per view: scatter-gather "
-          f"{cpu_direct / args.views * 1000:.2f} ms, HTTP {cpu_http / args.views * 1000:.2f} ms")
+    print(figures("view: scatter-gather in the server (no HTTP)", direct, slowest))
+    print(figures("view: GET /v1/customers/lookup (uvicorn)", http, slowest))
+    print("  CPU per view over HTTP: " + ", ".join(
+        f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items())
+        + f"; the server without HTTP {float(str(in_process['cpu_per_view'])) * 1000:.2f} ms"
+        + ("; the server's CPU includes the backends'" if "server" in where else ""))
     print(f"  view p95 / baseline p95: scatter-gather "
           f"{percentile(direct, 95) / percentile(baseline, 95):.2f}, "
           f"HTTP {percentile(http, 95) / percentile(baseline, 95):.2f}")
-    met = all(percentile(s, 95) <= 1.2 * slowest and max(s) <= deadline for s in (direct, http))
-    print(f"  target p95 <= 1.2 x {slowest * 1000:.0f} ms and max <= deadline: "
-          f"{'met' if met else 'NOT met'}; views with a section unavailable: {incomplete}")
+    met = percentile(http, 95) <= 1.2 * slowest and max(http) <= args.deadline
+    print(f"  target over HTTP: p95 <= 1.2 x {slowest * 1000:.0f} ms = {1.2 * slowest * 1000:.0f}"
+          f" ms and max <= deadline: {'met' if met else 'NOT met'}; views with a section "
+          f"unavailable: {incomplete} over HTTP, {in_process['incomplete']} in the server")
 
 
 def figures(label: str, samples: list[float], slowest: float) -> str:
@@ -269,15 +259,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--deadline", type=float, default=0.5, help="every backend's, seconds")
     parser.add_argument("--brokers", default="memory", help="memory,rabbitmq")
-    parser.add_argument("--serve-backends", nargs=3, metavar=("URL", "PREFIX", "WORKDIR"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="the server calls gc.freeze() before serving (not what esb run does)")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    arguments_ = arguments()
-    if arguments_.serve_backends:
-        url_, prefix_, workdir_ = arguments_.serve_backends
-        asyncio.run(serve_backends(url_, prefix_, Path(workdir_)))
-    else:
-        asyncio.run(main(arguments_))
+    asyncio.run(main(arguments()))

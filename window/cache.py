@@ -12,12 +12,13 @@ invalidated after the request left makes the answer too old to keep.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = ["AnswerCache", "CachedAnswer"]
 
@@ -45,8 +46,8 @@ class AnswerCache:
         self.stale_ttl = max(stale_ttl, ttl)
         self.size = size
         self.clock = clock
-        self._entries: OrderedDict[tuple[str, str], CachedAnswer] = OrderedDict()
-        self._by_tag: dict[str, set[tuple[str, str]]] = {}
+        self._entries: OrderedDict[tuple[str, bytes], CachedAnswer] = OrderedDict()
+        self._by_tag: dict[str, set[tuple[str, bytes]]] = {}
         self._invalidated: dict[str, float] = {}
         self.hits = 0
         self.misses = 0
@@ -115,7 +116,7 @@ class AnswerCache:
         self._entries.move_to_end(key)
         return entry
 
-    def _drop(self, key: tuple[str, str]) -> None:
+    def _drop(self, key: tuple[str, bytes]) -> None:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
@@ -133,5 +134,5 @@ class AnswerCache:
         self._invalidated = {tag: at for tag, at in self._invalidated.items() if at >= horizon}
 
 
-def _request_key(request: Mapping[str, Any]) -> str:
-    return json.dumps(request, sort_keys=True, separators=(",", ":"))
+def _request_key(request: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(request, option=orjson.OPT_SORT_KEYS)

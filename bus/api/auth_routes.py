@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -13,32 +11,11 @@ from pydantic import BaseModel, Field
 from bus.api.audit import AuditEntry, AuditLog
 from bus.api.auth import current_principal
 from bus.api.auth_credentials import Authenticator, InvalidCredentials
+from bus.api.auth_throttle import LoginThrottle
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["auth"])
-
-
-class LoginThrottle:
-    """At most ``attempts`` failed sign-ins per user name in ``window`` seconds (per process)."""
-
-    def __init__(self, attempts: int = 5, window: float = 60.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque[float]] = {}
-
-    def blocked(self, user: str) -> bool:
-        recent = self._failures.get(user)
-        if not recent:
-            return False
-        while recent and recent[0] < time.monotonic() - self.window:
-            recent.popleft()
-        return len(recent) >= self.attempts
-
-    def failed(self, user: str) -> None:
-        if len(self._failures) > 10_000:  # names are caller-chosen: bound the memory
-            self._failures.clear()
-        self._failures.setdefault(user, deque(maxlen=self.attempts)).append(time.monotonic())
-
 
 
 class Login(BaseModel):
@@ -66,13 +43,14 @@ async def login(body: Login, request: Request) -> Session:
         raise HTTPException(404, "no users are configured: authentication is disabled")
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
     if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    if throttle.blocked(body.username):
+        throttle = request.app.state.login_throttle = await asyncio.to_thread(
+            LoginThrottle, request.app.state.bus.engine)
+    if await asyncio.to_thread(throttle.blocked, body.username):
         raise HTTPException(429, "too many failed sign-ins for this user; try again in a minute")
     try:
         principal = await asyncio.to_thread(authenticator.login, body.username, body.password)
     except InvalidCredentials as refused:
-        throttle.failed(body.username)
+        await asyncio.to_thread(throttle.failed, body.username)
         await asyncio.to_thread(audit.record, AuditEntry(
             actor=body.username[:200], role="", kind="anonymous", action="auth.login_failed",
             target=body.username[:200], status=401, client=client))

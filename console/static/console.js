@@ -6,8 +6,11 @@
   const $ = (selector) => document.querySelector(selector);
   const REFRESH_MS = Number(new URLSearchParams(location.search).get("refresh")) || 1000;
   let flowsTimer = null;
+  let mayChangeAdapters = false;
 
   function start(current) {
+    // an API without users (open on loopback) lets everyone act; otherwise as the policy says
+    mayChangeAdapters = !current.role || ["admin", "integrator"].includes(current.role);
     $("#signin-slot").hidden = true;
     $("#console").hidden = false;
     show($("#who"), `signed in as ${current.name} `,
@@ -84,7 +87,31 @@
         h("td", { class: `health ${adapter.healthy === false ? "bad" : "good"}` },
           adapter.healthy === null ? "–" : adapter.healthy ? "healthy" : "unhealthy"),
         h("td", {}, adapter.error || adapter.health || ""),
-        h("td", {}, adapter.version || ""))));
+        h("td", {}, adapter.version || ""),
+        h("td", {}, adapterButton(adapter)))));
+  }
+
+  function adapterButton(adapter) {
+    const action = { running: "stop", stopped: "start" }[adapter.state];
+    if (!action || !mayChangeAdapters) return "";
+    return h("button", { type: "button", class: `adapter-${action}`,
+                         onclick: () => changeAdapter(adapter.name, action) }, action);
+  }
+
+  async function changeAdapter(name, action) {
+    const result = $("#adapter-result");
+    result.textContent = `${action === "stop" ? "stopping" : "starting"} ${name}…`;
+    result.className = "status";
+    try {
+      const now = await api(`/v1/adapters/${encodeURIComponent(name)}/${action}`,
+                            { method: "POST" });
+      result.textContent = `${name}: ${now.state}`;
+      result.className = `status ${now.state === "running" || action === "stop" ? "good" : "bad"}`;
+    } catch (error) {
+      result.textContent = `${name} not ${action === "stop" ? "stopped" : "started"}: ${error.message}`;
+      result.className = "status bad";
+    }
+    await refreshFlows();
   }
 
   // -- journal ----------------------------------------------------------------------

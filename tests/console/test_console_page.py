@@ -221,3 +221,28 @@ async def test_journal_search_by_phone_or_inn_finds_the_message_with_the_inn_mas
         payload = page.locator("#message-path pre.payload")
         await expect(payload).to_contain_text('"phone": "+79123456789"')
         await expect(payload).not_to_contain_text("7701234567")
+
+
+async def test_an_adapter_is_stopped_and_started_again_from_the_console(
+    serve: ServeFactory, page: Page,
+) -> None:
+    from playwright.async_api import expect
+
+    served = await serve(components=("console", "window"))
+    await open_console(page, served)
+    window = page.locator('#adapters tr[data-adapter="window"]')
+    await expect(window.locator(".state")).to_have_text("running")
+
+    await window.locator("button.adapter-stop").click()
+    await expect(page.locator("#adapter-result")).to_have_text("window: stopped")
+    await expect(window.locator(".state")).to_have_text("stopped")
+    await expect(window.locator(".health")).to_have_text("unhealthy")
+    [loaded] = [a for a in served.host.adapters if a.name == "window"]
+    assert loaded.state == "stopped"
+
+    await window.locator("button.adapter-start").click()
+    await expect(page.locator("#adapter-result")).to_have_text("window: running")
+    await expect(window.locator(".state")).to_have_text("running")
+    assert loaded.state == "running"
+    await expect(page.locator('#adapters tr[data-adapter="console"] .state')).to_have_text(
+        "running")

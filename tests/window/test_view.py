@@ -186,7 +186,9 @@ async def test_unknown_key_is_found_nowhere_but_answered(start_window: WindowFac
 
 
 @pytest.mark.parametrize("params", [
-    {}, {"phone": PHONE, "inn": INN}, {"phone": "12"}, {"inn": "123"}, {"account": "@x"}])
+    {}, {"phone": PHONE, "inn": INN}, {"phone": "12"}, {"inn": "123"}, {"account": "@x"},
+    {"phone": "+7" + "9" * 40}, {"inn": "1234567890123"}, {"phone": PHONE, "fresh": "maybe"},
+    {"phone": PHONE, "publish": ""}])
 async def test_lookup_needs_exactly_one_valid_key(start_window: WindowFactory,
                                                   params: dict[str, str]) -> None:
     window = await start_window()
