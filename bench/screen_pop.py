@@ -3,15 +3,19 @@
 Three processes, as on a site: the AMI simulator (``python -m adapters.pbx.simulator``)
 at ``--rate`` calls/s for ``--seconds``; the bus with the PBX adapter (AMI client,
 pipeline, publisher, routing) on ``memory://`` with the SQLite journal, serving its API
-with uvicorn on loopback; and a *dialplan* stand-in (this file with ``--dialplan``): a
-second AMI session that, at the first ``Newchannel`` of every inbound call, asks
-``GET /v1/adapters/pbx/route?...&format=text`` as Asterisk's ``CURL()`` would.
+with uvicorn on loopback and routing's own dialplan port
+(``ESB_PBX__ROUTING__DIALPLAN_PORT``, :mod:`adapters.pbx.routing.dialplan`); and a
+*dialplan* stand-in (this file with ``--dialplan``): a second AMI session that, at the
+first ``Newchannel`` of every inbound call, asks ``GET /route?...`` on that port as
+Asterisk's ``CURL()`` would (``--routing-via api``: the bus API's
+``/v1/adapters/pbx/route`` instead). The first line printed says which.
 
 Sections (``--sections``), each adding its lines to the report:
 
 * ``routing``: routing-decision latency as the dialplan sees it (AMI event parsed ->
-  answer received over HTTP), and the decision's own time inside the bus process
-  (``RoutingService.durations``). Target: p99 <= 20 ms.
+  answer received over HTTP), the same question asked in process without a socket (at a
+  tenth of the rate), and the decision's own time (``RoutingService.durations``).
+  Target: p99 <= 20 ms.
 * ``screen_pop``: AMI ring -> screen-pop push through the unified window (``window/``):
   the first push (the card known locally) and the enriched card, to the agents'
   sessions. Targets: p99 <= 50 ms and <= 300 ms.
@@ -19,7 +23,9 @@ Sections (``--sections``), each adding its lines to the report:
 Baseline: the AMI parser alone on the bytes the dialplan session captured (its session
 filters ``Newchannel`` only, so that on a small machine it does not compete with the
 adapter for CPU), one event block at a time. Also printed: the bus process's event-loop
-lag (how late a 1 ms sleep wakes), which every latency in that process waits for first.
+lag (how late a 1 ms sleep wakes), which every latency in that process waits for first,
+and its CPU per call and per AMI event: on a shared machine, judge by that.
+``ESB_BENCH_PROFILE=FILE`` writes a cProfile (CPU time) of the bus process's run.
 Not a test: nothing is asserted.
 
     python bench/screen_pop.py [--rate 100] [--seconds 5] [--speed 20] [--sections routing]
@@ -30,7 +36,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
+import os
 import random
 import socket
 import statistics
@@ -121,14 +129,15 @@ async def dialplan(ami_port: int, api: str, calls: int, out: Path, deadline: flo
         filtering = any(m.get("Message") == "Filter Added Successfully"
                         for m in parser.feed(data))
     print("ready", flush=True)  # the bus process starts the adapter now
-    host, port = httpx.URL(api).host, httpx.URL(api).port or 80
+    url = httpx.URL(api)
+    host, port, path = url.host, url.port or 80, url.path
 
     async def ask(linkedid: str, caller: str, seen: float) -> None:
         """One GET on a new connection, like ``CURL()``; plain HTTP/1.1, no client lib."""
         query = httpx.QueryParams({"caller": caller, "called": "74951234567",
                                    "linkedid": linkedid, "format": "text"})
         http_reader, http_writer = await asyncio.open_connection(host, port)
-        http_writer.write(f"GET /v1/adapters/pbx/route?{query} HTTP/1.1\r\nHost: {host}"
+        http_writer.write(f"GET {path}?{query} HTTP/1.1\r\nHost: {host}"
                           "\r\nConnection: close\r\n\r\n".encode())
         response = await http_reader.read()
         latencies.append(time.perf_counter() - seen)
@@ -176,11 +185,12 @@ async def dialplan(ami_port: int, api: str, calls: int, out: Path, deadline: flo
 
 @dataclass
 class Run:
-    """What every section can use: the adapter on its bus, the API's URL, the work dir."""
+    """What every section can use: the adapter on its bus, the routing URL the dialplan
+    asks, the work dir."""
 
     args: argparse.Namespace
     adapter: PbxAdapter
-    api: str
+    route_url: str
     app: Any
     workdir: Path
     ami_port: int
@@ -207,7 +217,8 @@ def cpu_line(run: Run, cpu_seconds: float, elapsed: float, calls: int) -> str:
     per_event = cpu_seconds / max(run.ami_events, 1) * 1_000_000
     return (f"  bus process CPU: {cpu_seconds:.2f} s in {elapsed:.1f} s "
             f"({cpu_seconds / max(elapsed, 1e-9):.0%} of a core): {per_call:.2f} ms per call, "
-            f"{per_event:.0f} us per AMI event ({run.ami_events} events)")
+            f"{per_event:.0f} us per AMI event ({run.ami_events} events read, "
+            f"{run.adapter.client.stats.skipped_events} dropped unparsed)")
 
 
 async def start_dialplan(run: Run) -> asyncio.subprocess.Process:
@@ -215,12 +226,21 @@ async def start_dialplan(run: Run) -> asyncio.subprocess.Process:
     calls = int(run.args.rate * run.args.seconds)
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(SELF), "--dialplan", str(run.ami_port),
-        run.api, str(calls), str(run.workdir), str(run.args.seconds * 3 + 30),
+        run.route_url, str(calls), str(run.workdir), str(run.args.seconds * 3 + 30),
         "yes" if "routing" in run.args.sections else "no", cwd=ROOT,
         stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     await process.stdout.readline()  # logged in and filtering: it will see every call
     return process
+
+
+async def calls_ended(adapter: PbxAdapter, timeout: float) -> int:
+    """Wait until the calls in flight have ended (the CPU per call then covers whole
+    calls); how many are still open when ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while adapter.pipeline.calls.calls and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    return len(adapter.pipeline.calls.calls)
 
 
 def free_port() -> int:
@@ -305,7 +325,8 @@ async def routing_section(run: Run) -> Report:
         seen = json.loads((run.workdir / "dialplan.json").read_text(encoding="utf-8"))
         print(line("routing, dialplan: AMI event -> HTTP answer", seen["latencies"],
                    baseline_p99))
-        print(line("routing, same GET in the bus process (ASGI)", in_process, baseline_p99))
+        print(line("routing, same GET in the bus process (no socket)", in_process,
+                   baseline_p99))
         print(line("routing, RoutingService.route own time", list(service.durations),
                    baseline_p99))
         print(f"  rules fired: {seen['rules']}")
@@ -314,11 +335,28 @@ async def routing_section(run: Run) -> Report:
     return report
 
 
+PROBE_EVERY = 10
+"""The in-process probe asks once per this many calls: enough samples, little extra CPU
+(each decision is also journaled) in the process being measured."""
+
+
 async def probe(run: Run, samples: list[float]) -> None:
-    """The same GET at the same rate through the app in process: no sockets, no second
-    process to schedule, so what is left is the app's and the event loop's share."""
+    """The same GET, at a tenth of the call rate, in process, through what serves the dialplan (its
+    own port's handler, or the API app): no sockets, no second process to schedule, so
+    what is left is the handler's and the event loop's share."""
     known, unknown = callers(400, run.args.seed)
     numbers = known + unknown
+    door = run.adapter.dialplan
+    if door is not None:
+        index = 0
+        while True:
+            query = httpx.QueryParams({"caller": numbers[index % len(numbers)],
+                                       "linkedid": f"probe.{index}"})
+            began = time.perf_counter()
+            await door.answer(f"GET /route?{query} HTTP/1.1\r\n\r\n".encode())
+            samples.append(time.perf_counter() - began)
+            index += 1
+            await asyncio.sleep(PROBE_EVERY / run.args.rate)
     transport = httpx.ASGITransport(app=run.app)
     pending: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(transport=transport, base_url="http://esb") as client:
@@ -336,7 +374,7 @@ async def probe(run: Run, samples: list[float]) -> None:
             pending.add(task)
             task.add_done_callback(pending.discard)
             index += 1
-            await asyncio.sleep(1 / run.args.rate)
+            await asyncio.sleep(PROBE_EVERY / run.args.rate)
 
 
 async def screen_pop_section(run: Run) -> Report:
@@ -349,8 +387,8 @@ async def screen_pop_section(run: Run) -> Report:
     starts when the adapter's pipeline takes the call's first ``DialBegin``/``AgentCalled``
     (what makes it publish ``pbx.call.ringing.v1``) and stops when the pop is pushed to the
     agent's session. Targets: first push p99 <= 50 ms, enriched p99 <= 300 ms."""
-    from unified_view import LATENCY  # bench/unified_view.py: the view's test backends
-    from unified_view import backends as window_backends
+    from unified_view_backends import LATENCY  # the unified view bench's test backends
+    from unified_view_backends import backends as window_backends
 
     from window.component import WindowComponent
     from window.settings import WindowSettings
@@ -422,6 +460,17 @@ async def screen_pop_section(run: Run) -> Report:
 
 
 REPORTS: list[Report] = []
+PROFILE_ENV = "ESB_BENCH_PROFILE"
+"""Names a file: the bus process's run is profiled with cProfile into it (pstats)."""
+
+
+def profiler() -> cProfile.Profile | None:
+    if not os.environ.get(PROFILE_ENV):
+        return None
+    profile = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
+    profile.enable()
+    return profile
+
 SECTIONS: dict[str, Callable[[Run], Awaitable[Report]]] = {
     "routing": routing_section, "screen_pop": screen_pop_section}
 
@@ -440,12 +489,16 @@ async def main(args: argparse.Namespace) -> None:
             adapter = PbxAdapter(AmiSettings(
                 enabled=True, ami_port=ami_port, ami_user="esb", ami_secret=SECRET,
                 routing={"crm_lookup": False, "unknown_strategy": "region",
-                         "head_of_sales": "2001", "branches": BRANCHES}), bus)
+                         "head_of_sales": "2001", "branches": BRANCHES,
+                         "dialplan_port": free_port() if args.routing_via == "port" else 0}),
+                bus)
             for kind, provided in adapter.provide().items():
                 bus.provide(kind, provided)
             bus.include(PbxAdapter.router)
             await bus.start()
             await adapter.routing.start()
+            if adapter.dialplan is not None:
+                await adapter.dialplan.start()
             await seed_reference_data(adapter, known)
             app = create_app(bus, AdapterHost(bus, [LoadedAdapter(
                 "pbx", PbxAdapter, instance=adapter, state="running")]))
@@ -454,16 +507,27 @@ async def main(args: argparse.Namespace) -> None:
             serving = asyncio.create_task(server.serve())
             while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
                 await asyncio.sleep(0.02)
-            run = Run(args, adapter, f"http://127.0.0.1:{api_port}", app, workdir, ami_port)
+            route_url = (f"http://127.0.0.1:{adapter.dialplan.port}/route"
+                         if adapter.dialplan is not None
+                         else f"http://127.0.0.1:{api_port}/v1/adapters/pbx/route")
+            print(f"topology: AMI simulator | bus process (PBX adapter, routing, window, test "
+                  f"backends; memory:// broker, SQLite journal) | dialplan stand-in asking "
+                  f"{route_url}", flush=True)
+            run = Run(args, adapter, route_url, app, workdir, ami_port)
             dialplan_process = await start_dialplan(run)
             count_ami_events(run)
             for name in args.sections:
                 await SECTIONS[name](run)
             done = asyncio.Event()
             ticker = asyncio.create_task(tick(run, done))
+            profile = profiler()
             began, cpu_began = time.perf_counter(), time.process_time()
             await adapter.client.start()
             await dialplan_process.wait()
+            open_calls = await calls_ended(adapter, timeout=args.drain)
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(os.environ[PROFILE_ENV])
             elapsed = time.perf_counter() - began
             cpu_seconds = time.process_time() - cpu_began
             done.set()
@@ -480,9 +544,11 @@ async def main(args: argparse.Namespace) -> None:
                 await report(baseline_p99)
             print(line("bus process event-loop lag (1 ms sleep)", run.loop_lag, baseline_p99))
             print(cpu_line(run, cpu_seconds, elapsed, seen["inbound"]))
+            print(f"  calls still open when the clock stopped: {open_calls} (the CPU above "
+                  f"covers every call from its start to its end when this is 0)")
             server.should_exit = True
             await serving
-            await adapter.stop()
+            await adapter.stop()  # the dialplan port too
             await bus.stop()
             bus.close()
         finally:
@@ -499,6 +565,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=20.0,
                         help="simulator time compression (shorter calls, same arrival rate)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drain", type=float, default=30.0,
+                        help="seconds to wait, after the last call arrived, for the calls "
+                        "in flight to end before the CPU clock stops")
+    parser.add_argument("--routing-via", choices=("port", "api"), default="port",
+                        help="what the dialplan asks: routing's own port (ESB_PBX__ROUTING__"
+                        "DIALPLAN_PORT) or the bus API's /v1/adapters/pbx/route")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
     parser.add_argument("--dialplan", nargs=6, metavar=("AMI_PORT", "API", "CALLS", "OUT",
                                                         "DEADLINE", "ASK"),

@@ -28,9 +28,10 @@ from adapters.pbx.callstore import (
 from adapters.pbx.events import AGENT_PRESENCE, CALL_ENDED, PUBLISHED_TYPES, PbxEvent
 from adapters.pbx.originate import ORIGINATE_REPLIED, ORIGINATE_REQUESTED, Originator
 from adapters.pbx.originate import router as originate_router
-from adapters.pbx.pipeline import Pipeline, Snapshot
+from adapters.pbx.pipeline import AMI_FILTERS, NEEDED_EVENTS, Pipeline, Snapshot
 from adapters.pbx.publisher import PbxPublisher
 from adapters.pbx.routing.api import routing_api
+from adapters.pbx.routing.dialplan import DialplanDoor
 from adapters.pbx.routing.handlers import ROUTING_CONSUMES, ROUTING_PUBLISHES
 from adapters.pbx.routing.handlers import router as routing_router
 from adapters.pbx.routing.service import RoutingService
@@ -64,13 +65,20 @@ class PbxAdapter(Adapter):
                                  call_timeout=settings.call_timeout,
                                  report_internal=settings.report_internal_calls)
         self.publisher = PbxPublisher(bus)
-        self.client = AmiClient(settings, on_events=self._on_events, on_login=self._on_login)
+        only_needed = settings.needed_events_only
+        self.client = AmiClient(settings, on_events=self._on_events, on_login=self._on_login,
+                                keep_events=NEEDED_EVENTS if only_needed else None,
+                                filters=AMI_FILTERS if only_needed else ())
         self._last_event_at = (0, 0.0)  # (PBX time, monotonic time when it arrived)
         self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.rebuilds = 0
         self.routing = RoutingService(settings.routing, bus)
         self.originator = Originator(self.client, extension_pattern=settings.extension_pattern)
+        routing = settings.routing
+        self.dialplan = (DialplanDoor(self.routing, routing.dialplan_host, routing.dialplan_port)
+                         if routing.dialplan_port else None)
+        """The dialplan's own port for routing decisions (off unless configured)."""
 
     @functools.cached_property
     def call_store(self) -> CallStore:
@@ -90,6 +98,8 @@ class PbxAdapter(Adapter):
 
     async def start(self) -> None:
         await self.routing.start()
+        if self.dialplan is not None:
+            await self.dialplan.start()
         await self.client.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="pbx-call-timeouts")
 
@@ -99,6 +109,8 @@ class PbxAdapter(Adapter):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.client.stop()
+        if self.dialplan is not None:
+            await self.dialplan.stop()
         await self.routing.stop()
 
     async def health(self) -> Health:

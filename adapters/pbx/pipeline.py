@@ -24,9 +24,34 @@ from adapters.pbx.events import PbxEvent
 from adapters.pbx.mapping import DEFAULT_EXTENSION_PATTERN, ChannelRules
 from adapters.pbx.presence import PresenceTracker
 
-__all__ = ["Pipeline", "Snapshot"]
+__all__ = ["AMI_FILTERS", "NEEDED_EVENTS", "Pipeline", "Snapshot"]
 
 log = logging.getLogger(__name__)
+
+NEEDED_EVENTS = (
+    # the call state machine (CallTracker._on_*)
+    "Newchannel", "DialBegin", "DialEnd", "AgentCalled", "AgentConnect", "BridgeEnter",
+    "BridgeLeave", "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon",
+    "HangupRequest", "Hangup", "VarSet", "BlindTransfer", "AttendedTransfer",
+    "OriginateResponse",
+    # presence (PresenceTracker.handle)
+    "DeviceStateChange", "ExtensionStatus", "QueueMemberAdded", "QueueMemberRemoved",
+    "QueueMemberPause", "QueueMemberPaused",
+    # a new session after a reconnect
+    "FullyBooted",
+)
+"""The AMI events the pipeline (and click-to-call) read; the reader drops the rest unparsed.
+A busy Asterisk sends several times more (``Newstate``, ``Newexten``, ``VarSet`` of every
+dialplan variable, ``BridgeCreate``...): parsing them is most of the adapter's CPU."""
+
+AMI_FILTERS = (
+    "Event: (" + "|".join(e for e in NEEDED_EVENTS if e != "VarSet") + ")",
+    "Variable: DIALSTATUS",
+)
+"""AMI ``Filter`` expressions (POSIX regular expressions, any one matching lets an event
+through) asking the PBX itself to send only those events: ``VarSet`` only for
+``DIALSTATUS``. A prefix match lets a few more through (``HangupHandlerPush``), which the
+reader then drops."""
 
 MAX_HELD = 100_000
 """Events held for a snapshot at most (bounded memory whatever the PBX sends)."""

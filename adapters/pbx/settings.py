@@ -28,6 +28,9 @@ class AmiSettings(AdapterSettings):
     events: str = Field("on", description="Login 'Events' mask: on, off or call,agent,...")
     event_filters: tuple[str, ...] = Field(
         (), description="AMI 'Filter' expressions added after login (e.g. 'Event: Dial*')")
+    needed_events_only: bool = Field(
+        True, description="drop the AMI events the adapter does not read before parsing "
+        "them, and ask the PBX to send only those (AMI 'Filter' after login)")
     region: str = Field("RU", description="default region for phone numbers (phonenumbers)")
     extension_pattern: str = Field(r"[0-9]{3,6}", description="what an agent extension looks like")
     call_timeout: float = Field(4 * 3600.0, gt=0, description="seconds before an open call is "

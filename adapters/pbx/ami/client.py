@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
@@ -35,7 +35,7 @@ from adapters.pbx.ami.actions import (
     AmiError,
     Connection,
 )
-from adapters.pbx.ami.protocol import AmiMessage, AmiParser
+from adapters.pbx.ami.protocol import AmiMessage, AmiParser, ParserStats
 from adapters.pbx.settings import AmiSettings
 
 __all__ = ["AmiAuthFailed", "AmiClient"]
@@ -58,8 +58,16 @@ class _StableSessionEnded(Exception):
 
 class AmiClient:
     def __init__(self, settings: AmiSettings, *, on_events: EventsHandler,
-                 on_login: LoginHook | None = None) -> None:
+                 on_login: LoginHook | None = None, keep_events: Sequence[str] | None = None,
+                 filters: Sequence[str] = ()) -> None:
+        """``keep_events``: the event names ``on_events`` wants (None: all); the others are
+        dropped before they are parsed. ``filters``: AMI ``Filter`` expressions sent after
+        each login, after ``settings.event_filters``."""
         self.settings = settings
+        self.keep_events = None if keep_events is None else tuple(keep_events)
+        self.filters = (*settings.event_filters, *filters)
+        self.stats = ParserStats()
+        """The current session's parser figures (events read, events skipped unparsed...)."""
         self.banner: str | None = None
         self.sessions = 0
         self.connected = asyncio.Event()
@@ -70,6 +78,8 @@ class AmiClient:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._last_read = 0.0
+        """When the reader last got bytes (monotonic): a link that delivers is alive."""
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -198,7 +208,7 @@ class AmiClient:
             started = time.monotonic()
             log.info("AMI session %d with %s (%s)", self.sessions, settings.ami_host, self.banner)
             tasks.append(asyncio.create_task(self._keepalive(conn), name="ami-keepalive"))
-            if settings.event_filters:
+            if self.filters:
                 self._spawn(self._add_filters(conn))
             if self._on_login is not None:
                 self._spawn(self._on_login(self.sessions > 1))
@@ -243,12 +253,15 @@ class AmiClient:
             raise AmiAuthFailed(f"login as {settings.ami_user!r} refused: {refused}") from None
 
     async def _read(self, reader: asyncio.StreamReader, conn: Connection) -> None:
-        parser = AmiParser(expect_banner=False, max_value_chars=self.settings.max_value_chars)
+        parser = AmiParser(expect_banner=False, max_value_chars=self.settings.max_value_chars,
+                           keep_events=self.keep_events)
+        self.stats = parser.stats
         try:
             while True:
                 data = await reader.read(READ_SIZE)
                 if not data:
                     raise AmiConnectionLost("the PBX closed the connection")
+                self._last_read = time.monotonic()
                 events = []
                 for message in parser.feed(data):
                     if conn.pending.take(message):
@@ -273,13 +286,19 @@ class AmiClient:
             try:
                 await conn.send("Ping", None, timeout=settings.ping_timeout)
             except TimeoutError:
+                if time.monotonic() - self._last_read < settings.ping_timeout:
+                    # bytes keep coming: the link is alive, the Pong is queued behind the
+                    # events this reader has not caught up with yet (a busy process)
+                    log.warning("AMI Ping unanswered in %g s while events flow: the reader "
+                                "is behind the PBX", settings.ping_timeout)
+                    continue
                 raise AmiConnectionLost(
                     f"no answer to Ping within {settings.ping_timeout:g} s") from None
             except ActionFailed:
                 pass  # an answer all the same: the link is alive
 
     async def _add_filters(self, conn: Connection) -> None:
-        for expression in self.settings.event_filters:
+        for expression in self.filters:
             try:
                 await conn.send("Filter", {"Operation": "Add", "Filter": expression},
                                 timeout=self.settings.action_timeout)

@@ -44,25 +44,24 @@ class AmiMessage:
 
     def __init__(self, headers: Sequence[tuple[str, str]]) -> None:
         self.headers: tuple[tuple[str, str], ...] = tuple(headers)
-        index: dict[str, list[str]] = {}
-        for key, value in self.headers:
-            index.setdefault(key.lower(), []).append(value)
+        lowered = [(key.lower(), value) for key, value in self.headers]
+        index = dict(reversed(lowered))  # a repeated key: its first value wins
         self._index = index
-        first = self.headers[0][0].lower() if self.headers else ""
+        first = lowered[0][0] if lowered else ""
         kind = _KIND_OF.get(first) or next((_KIND_OF[k] for k in _KIND_OF if k in index), None)
         if kind is None:
             raise ValueError("block has neither Event, Response nor Action")
         self.kind: MessageKind = kind
-        self.name: str = index[kind][0]
+        self.name: str = index[kind]
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key`` (any case), or ``default``."""
-        values = self._index.get(key.lower())
-        return values[0] if values else default
+        return self._index.get(key.lower(), default)
 
     def get_all(self, key: str) -> list[str]:
         """Every value of ``key`` in order (keys may repeat, e.g. ``Variable``)."""
-        return list(self._index.get(key.lower(), ()))
+        wanted = key.lower()
+        return [value for name, value in self.headers if name.lower() == wanted]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._index
@@ -112,30 +111,49 @@ class ParserStats:
     non_utf8_lines: int = 0
     truncated_values: int = 0
     bad_blocks: int = 0
+    skipped_events: int = 0
+    """Events of types the reader does not use (``keep_events``), dropped unparsed."""
 
 
 class AmiParser:
     """Feed it bytes as they arrive; it returns the complete messages among them."""
 
     def __init__(self, *, expect_banner: bool = True, max_value_chars: int = 64 * 1024,
-                 max_block_lines: int = 4096) -> None:
+                 max_block_lines: int = 4096, keep_events: Iterable[str] | None = None
+                 ) -> None:
         self.banner: str | None = None
         self.stats = ParserStats()
         self._expect_banner = expect_banner
         self._max_value = max_value_chars
         self._max_line = max_value_chars * 4 + 1024  # bytes; cp1251/UTF-8 headroom
         self._max_block_lines = max_block_lines
+        self._keep = (None if keep_events is None
+                      else frozenset(name.lower().encode() for name in keep_events))
         self._buffer = bytearray()
         self._overflow: bytes | None = None  # head of a line too long to keep whole
         self._headers: list[tuple[str, str]] = []
         self._skipping_block = False
 
     def feed(self, data: bytes) -> list[AmiMessage]:
+        """Whole blocks are taken at once (one decode, one split); a block in progress,
+        the banner, an over-long line and anything unusual go line by line."""
         out: list[AmiMessage] = []
         buffer = self._buffer
         buffer += data
         start = 0
         while True:
+            if not (self._headers or self._skipping_block or self._expect_banner
+                    or self._overflow is not None):
+                if buffer.startswith(b"\n", start) or buffer.startswith(b"\r\n", start):
+                    start = buffer.index(b"\n", start) + 1  # an empty line between blocks
+                    continue
+                end, after = _block_end(buffer, start)
+                if end >= 0:
+                    self._block(bytes(buffer[start:end]), out)
+                    start = after
+                    continue
+                if len(buffer) - start <= self._max_line:
+                    break  # the rest of the block is still on its way
             end = buffer.find(b"\n", start)
             if end < 0:
                 break
@@ -145,7 +163,7 @@ class AmiParser:
                 line, self._overflow = self._overflow, None
             self._safely(line, out)
         del buffer[:start]
-        if len(buffer) > self._max_line:
+        if len(buffer) > self._max_line:  # only a line in progress is left: it is too long
             if self._overflow is None:
                 self._overflow = bytes(buffer[: self._max_line])
             buffer.clear()
@@ -154,13 +172,62 @@ class AmiParser:
     def flush(self) -> list[AmiMessage]:
         """At the end of the stream: the last block even without its empty line."""
         out: list[AmiMessage] = []
-        if self._buffer or self._overflow is not None:
-            line = self._overflow if self._overflow is not None else bytes(self._buffer)
+        if self._overflow is not None:
+            line, self._overflow = self._overflow, None
             self._buffer.clear()
-            self._overflow = None
             self._safely(line, out)
+        else:
+            *lines, partial = bytes(self._buffer).split(b"\n")
+            self._buffer.clear()
+            for line in lines:
+                self._safely(line, out)
+            if partial:
+                self._safely(partial, out)
         self._safely(b"", out)
         return out
+
+    # -- whole blocks -----------------------------------------------------------
+
+    def _block(self, chunk: bytes, out: list[AmiMessage]) -> None:
+        """``chunk``: a block's lines, each with its line end, without the empty line."""
+        if self._keep is not None and chunk.startswith(b"Event: ") and self._unwanted(chunk):
+            self.stats.skipped_events += 1
+            return
+        headers = self._fast_headers(chunk)
+        if headers is None:  # something unusual: exactly as line by line
+            for line in chunk.split(b"\n")[:-1]:
+                self._safely(line, out)
+            self._safely(b"", out)
+            return
+        self._headers = headers
+        self._safely(b"", out)
+
+    def _unwanted(self, chunk: bytes) -> bool:
+        """An event nobody here reads (not an action's reply: those carry an ActionID)."""
+        assert self._keep is not None
+        name = chunk[7:chunk.find(b"\n")].strip().lower()
+        return name not in self._keep and b"actionid" not in chunk.lower()
+
+    def _fast_headers(self, chunk: bytes) -> list[tuple[str, str]] | None:
+        """The block's ``Key: Value`` pairs, or None when any line needs the careful path."""
+        if len(chunk) > self._max_value:
+            return None
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        lines = text.replace("\r\n", "\n").split("\n")
+        lines.pop()  # after the last line end
+        if len(lines) > self._max_block_lines:
+            return None
+        headers: list[tuple[str, str]] = []
+        for line in lines:
+            key, sep, value = line.partition(": ")
+            key = key.strip()
+            if not (sep and key):
+                return None
+            headers.append((key, value))
+        return headers
 
     # -- lines and blocks -------------------------------------------------------
 
@@ -235,6 +302,17 @@ class AmiParser:
         self.stats.non_utf8_lines += 1
         log.warning("AMI line is not UTF-8; decoded as cp1251: %r", raw[:80])
         return raw.decode("cp1251", "replace")
+
+
+def _block_end(buffer: bytearray, start: int) -> tuple[int, int]:
+    """(end of the block's last line, end of the empty line after it), or (-1, -1)."""
+    crlf = buffer.find(b"\n\r\n", start)
+    bare = buffer.find(b"\n\n", start, crlf + 2 if crlf >= 0 else len(buffer))
+    if bare >= 0:
+        return bare + 1, bare + 2
+    if crlf >= 0:
+        return crlf + 1, crlf + 3
+    return -1, -1
 
 
 def _split(text: str) -> tuple[str | None, str]:

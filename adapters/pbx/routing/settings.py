@@ -87,6 +87,11 @@ class RoutingSettings(BaseModel):
     default_queue: str = Field("support", description="where a call goes when nothing fits")
     deadline_ms: float = Field(250.0, gt=0, description="hard limit of one HTTP decision; "
                                "past it the default queue")
+    dialplan_port: int = Field(0, ge=0, le=65535, description="a port of its own for the "
+                               "dialplan's GET /route (adapters/pbx/routing/dialplan.py); "
+                               "0: off, the bus API's /v1/adapters/pbx/route only")
+    dialplan_host: str = Field("127.0.0.1", description="where that port listens: loopback "
+                               "or the PBX's network")
     calendar: WorkingCalendar | None = Field(None, description="None: open around the clock")
     voicemail: str = Field("voicemail", description="mailbox for calls outside hours")
     vip_segments: tuple[str, ...] = ("vip",)

@@ -166,10 +166,14 @@ class AmiSimulator:
             return
         if config.start_on_login:
             await self._logged_in.wait()
+        due = time.monotonic()
         for _ in itertools.count() if config.max_calls is None else range(config.max_calls):
             truth = self.place_call()
             log.info("call %s: %s from %s", truth.linkedid, truth.scenario, truth.caller_number)
-            await asyncio.sleep(self._rng.expovariate(config.rate))
+            # arrivals on a schedule of their own: a late wake-up (a busy loop, a busy
+            # machine) is caught up, so the rate holds instead of drifting down
+            due += self._rng.expovariate(config.rate)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
         self._progress.set()
 
     def _play(self, script: CallScript, truth: GeneratedCall) -> None:
