@@ -20,7 +20,7 @@ load generator, and whether the target is met: view p95 <= 1.2 x the slowest bac
 latency, and never above the deadline. Not a test: nothing is asserted.
 
     python bench/unified_view.py [--views 1000] [--concurrency 50] [--brokers memory,rabbitmq]
-                                 [--gc-freeze]
+                                 [--no-gc-freeze]
 """
 
 from __future__ import annotations
@@ -259,8 +259,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--deadline", type=float, default=0.5, help="every backend's, seconds")
     parser.add_argument("--brokers", default="memory", help="memory,rabbitmq")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="the server calls gc.freeze() before serving (not what esb run does)")
+    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                        help="the server calls gc.freeze() before serving, as esb run does "
+                             "(--no-gc-freeze to see the difference)")
     return parser.parse_args(argv)
 
 
