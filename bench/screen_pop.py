@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import os
 import random
@@ -507,6 +508,7 @@ async def main(args: argparse.Namespace) -> None:
             serving = asyncio.create_task(server.serve())
             while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
                 await asyncio.sleep(0.02)
+            gc.freeze()  # as esb run does once started (bus/cli/serve.py)
             route_url = (f"http://127.0.0.1:{adapter.dialplan.port}/route"
                          if adapter.dialplan is not None
                          else f"http://127.0.0.1:{api_port}/v1/adapters/pbx/route")
