@@ -29,6 +29,7 @@ from bus.delivery.housekeeping import Housekeeping
 from bus.delivery.idempotency import ProcessedMessages
 from bus.delivery.ledger import ProcessedLedger
 from bus.delivery.outbox import OutboxRelay
+from bus.delivery.redeliveries import Redeliveries
 from bus.delivery.retry import RetryPolicy
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
@@ -75,12 +76,14 @@ class Bus:
         db.create_tables(self.engine)
         self.processed = ProcessedMessages(self.engine)
         self.ledger = ProcessedLedger(self.processed)
+        self.redeliveries = Redeliveries(self.engine)
         self.dead_letters = DeadLetterStore(self.engine)
         self.observability = Observability(self.settings, self.engine)
         self.tracing = self.observability.tracing
         retention = self.settings.delivery.processed_retention_days * 86400
         self.housekeeping = Housekeeping(
             [("processed ids", lambda: self.processed.forget_older_than(retention)),
+             ("redelivery counts", lambda: self.redeliveries.forget_older_than(retention)),
              *self.observability.chores()],
             interval=self.settings.delivery.housekeeping_interval,
         )
@@ -117,6 +120,9 @@ class Bus:
         return self.router.subscriptions
 
     def queue_name(self, subscription: Subscription) -> str:
+        """``<prefix>.<name>``, or ``<prefix>.<name>.<instance>`` for a per-instance one."""
+        if subscription.per_instance:
+            return f"{self.settings.queue_prefix}.{subscription.name}.{self.settings.instance}"
         return f"{self.settings.queue_prefix}.{subscription.name}"
 
     def retry_policy(self, subscription: Subscription) -> RetryPolicy:
@@ -130,8 +136,9 @@ class Bus:
             name=self.queue_name(subscription),
             bindings=subscription.patterns,
             retry_delays=self.retry_policy(subscription).tiers,
-            quorum=self.settings.delivery.quorum_queues,
+            quorum=self.settings.delivery.quorum_queues and not subscription.per_instance,
             single_active_consumer=subscription.ordered,
+            exclusive=subscription.per_instance,
         )
 
     async def topology(self) -> dict[str, Any]:
@@ -154,6 +161,7 @@ class Bus:
                 "handler": getattr(subscription.handler, "__qualname__", ""),
                 "idempotent": subscription.idempotent, "concurrency": subscription.concurrency,
                 "ordered": subscription.ordered,
+                "per_instance": subscription.per_instance,
                 "reply_type": subscription.reply_type,
             }
             stats = answers.get(spec.name)
@@ -171,9 +179,12 @@ class Bus:
         """Connect, declare the topology and (unless ``consume=False``) start consuming."""
         await self.transport.connect()
         await self.transport.declare_exchange(self.settings.exchange)
+        # A per-instance queue lives while its process consumes it: a process that
+        # only publishes (consume=False: the CLI, a publisher) declares none.
         for subscription in self.subscriptions:
-            spec = self.queue_spec(subscription)
-            await self.transport.declare_queue(spec, self.settings.exchange)
+            if consume or not subscription.per_instance:
+                await self.transport.declare_queue(self.queue_spec(subscription),
+                                                   self.settings.exchange)
         self.observability.start()
         await self._replies.start()
         self._relay.start()

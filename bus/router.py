@@ -54,6 +54,11 @@ class Subscription:
     ordered: bool = False
     """One consumer at a time across all processes (RabbitMQ single active consumer), so
     messages keep their publish order even with several workers running."""
+    per_instance: bool = False
+    """Every bus process gets each message (a queue of its own, named after the bus
+    instance and gone with the process), instead of the processes sharing one queue
+    as competing consumers. For state each process keeps in memory: caches, presence,
+    pushes to the pages connected to it."""
     reply_type: str | None = None
     """Set for responders: the handler's return value is sent back as this type."""
     description: str = ""
@@ -142,6 +147,7 @@ class Router:
         idempotent: bool = True,
         concurrency: int = 1,
         ordered: bool = False,
+        per_instance: bool = False,
     ) -> Callable[[H], H]:
         """Register the decorated function for messages whose type matches ``patterns``."""
 
@@ -155,6 +161,7 @@ class Router:
                     idempotent=idempotent,
                     concurrency=concurrency,
                     ordered=ordered,
+                    per_instance=per_instance,
                     description=(inspect.getdoc(handler) or "").split("\n", 1)[0],
                 )
             )

@@ -31,6 +31,9 @@ SECRET_MARKERS = ("password", "secret", "token", "key")
 class DeliverySettings(BaseModel):
     prefetch: int = Field(200, ge=1, description="unacked messages per consumer")
     max_attempts: int = Field(5, ge=1, description="deliveries before dead-lettering")
+    max_redeliveries: int = Field(
+        5, ge=1, description="redeliveries of one attempt never settled (its consumer died "
+        "handling it?) before dead-lettering: the poison bound of classic queues")
     retry_delays: tuple[float, ...] = Field(
         (1.0, 5.0, 30.0, 120.0), description="backoff tiers in seconds"
     )

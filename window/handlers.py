@@ -28,7 +28,7 @@ _ONCE = RetryPolicy(max_attempts=1, delays=())
 
 
 @router.subscriber("window.changes", *INVALIDATING_TYPES, idempotent=False, concurrency=8,
-                   retry=_ONCE)
+                   retry=_ONCE, per_instance=True)
 async def on_change(envelope: Envelope, window: WindowState) -> None:
     """Drop the cached answers a change makes stale; keep the screen-pop directory current."""
     sections, tags = stale_by(envelope.type, envelope.payload)
@@ -61,7 +61,7 @@ def remember(envelope: Envelope, window: WindowState) -> None:
 
 
 @router.subscriber("window.screen-pop", *SCREEN_POP_TYPES, idempotent=False, concurrency=32,
-                   retry=_ONCE)
+                   retry=_ONCE, per_instance=True)
 async def on_call(envelope: Envelope, window: WindowState) -> None:
     """Push the caller's card to the ringing agents; tell them when it is answered or ends."""
     if envelope.type == "pbx.call.ringing.v1":

@@ -47,10 +47,14 @@ def config(as_json: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per queue.")
 def topology(as_json: bool) -> None:
-    """Print the exchange, the subscription queues, their bindings, DLQs and retry queues."""
+    """Print the exchange, the subscription queues, their bindings, DLQs and retry queues.
+
+    A per-instance queue is shown under this command's own instance name: each bus
+    process declares its own while it runs (none is declared for this command).
+    """
     rows = asyncio.run(_topology())
     emit(rows, ["exchange", "queue", "bindings", "dead_letter_queue", "retry_delays",
-                "messages", "consumers"], as_json=as_json)
+                "per_instance", "messages", "consumers"], as_json=as_json)
 
 
 async def _topology() -> list[dict[str, Any]]:

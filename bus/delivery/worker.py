@@ -9,7 +9,9 @@ Nothing that arrives can crash the worker.
 With ``concurrency > 1`` messages run in lanes: a message with a key (one
 call, one customer) goes to the lane its key hashes to, so messages with the
 same key keep their order; a message without one goes to an idle lane (the
-least busy if none is idle), so a slow handler holds up nobody behind it —
+least busy if none is idle; a copy of a message in flight goes where that
+message is, so a redelivered copy is handled once), so a slow handler holds
+up nobody behind it —
 hashing unkeyed ids would put two of fifty in-flight requests in one of 256
 lanes about one time in six.
 """
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bus.context import Context
 from bus.delivery.idempotency import AlreadyProcessed
+from bus.delivery.redeliveries import poison_reason
 from bus.delivery.retry import Decision, failure_reason, stack_summary
 from bus.delivery.rpc import ERROR_HEADER, deadline_passed
 from bus.envelope import Envelope, encode
@@ -53,6 +56,8 @@ class SubscriptionWorker:
         self._load: list[int] = []
         """Per lane: deliveries queued in it or being processed."""
         self._idle: set[int] = set()
+        self._in_flight: dict[str, tuple[int, int]] = {}
+        """Message id -> (its lane, copies queued or being processed)."""
 
     async def start(self, prefetch: int) -> None:
         for index in range(self.subscription.concurrency):
@@ -76,6 +81,7 @@ class SubscriptionWorker:
         self._lane_tasks.clear()
         self._load.clear()
         self._idle.clear()
+        self._in_flight.clear()
 
     async def _enqueue(self, delivery: Delivery) -> None:
         self._lanes[self._lane_for(delivery)].put_nowait(delivery)
@@ -86,18 +92,27 @@ class SubscriptionWorker:
             index = 0
         elif key := delivery.headers.get("x-esb-key"):
             index = zlib.crc32(str(key).encode()) % lanes
+        elif (busy := self._in_flight.get(delivery.message_id)) is not None:
+            index = busy[0]  # a copy of a message in flight waits for it: handled once
         elif self._idle:
             index = self._idle.pop()
         else:
             index = min(range(lanes), key=self._load.__getitem__)
         self._load[index] += 1
         self._idle.discard(index)
+        lane_and_count = self._in_flight.get(delivery.message_id)
+        self._in_flight[delivery.message_id] = (
+            index, 1 if lane_and_count is None else lane_and_count[1] + 1)
         return index
 
-    def _done(self, index: int, count: int) -> None:
-        self._load[index] -= count
+    def _done(self, index: int, deliveries: list[Delivery]) -> None:
+        self._load[index] -= len(deliveries)
         if not self._load[index]:
             self._idle.add(index)
+        for delivery in deliveries:
+            lane_and_count = self._in_flight.pop(delivery.message_id, None)
+            if lane_and_count is not None and lane_and_count[1] > 1:
+                self._in_flight[delivery.message_id] = (index, lane_and_count[1] - 1)
 
     async def _drain(self, index: int) -> None:
         """Take what has arrived in one go, look all its ids up at once, process in order."""
@@ -110,7 +125,7 @@ class SubscriptionWorker:
             try:
                 await self._process_batch(deliveries)
             finally:
-                self._done(index, len(deliveries))
+                self._done(index, deliveries)
             if len(deliveries) < len(batch):
                 return
 
@@ -132,6 +147,8 @@ class SubscriptionWorker:
         covered this delivery (None: not looked up, ask per message).
         """
         started = time.perf_counter()
+        if delivery.redelivered and await self._poisoned(delivery, started):
+            return
         envelope: Envelope | None = None
         trace_id = ""
         try:
@@ -141,6 +158,29 @@ class SubscriptionWorker:
                 await self._handle(delivery, envelope, started, trace_id, seen)
         except Exception as error:  # every failure is settled below, none escapes
             await self._failed(delivery, envelope, error, started, trace_id)
+
+    async def _poisoned(self, delivery: Delivery, started: float) -> bool:
+        """Count a redelivery; past the bound, dead-letter the message instead of handling it."""
+        try:
+            count = await asyncio.to_thread(self.bus.redeliveries.count, self.queue,
+                                            delivery.message_id, delivery.attempt)
+        except Exception as error:  # the bound is a safety net: never block on it
+            log.warning("%s: could not count the redelivery of %s: %s", self.queue,
+                        delivery.message_id, error)
+            return False
+        if count <= self.bus.settings.delivery.max_redeliveries:
+            return False
+        reason = poison_reason(count)
+        log.error("%s: message %s dead-lettered: %s", self.queue, delivery.message_id, reason)
+        try:
+            await delivery.dead_letter(reason)
+        except Exception as error:
+            log.warning("%s: could not dead-letter %s: %s", self.queue, delivery.message_id,
+                        error)
+            return True
+        self.bus.note(delivery.message_id, "dead_lettered", self.queue, delivery.attempt,
+                      started, detail=reason)
+        return True
 
     async def _handle(
         self, delivery: Delivery, envelope: Envelope, started: float, trace_id: str,

@@ -76,8 +76,10 @@ class QueueSpec:
     dead_letter: bool = True
     quorum: bool = False
     single_active_consumer: bool = False
+    """One consumer at a time gets the messages, the others stand by (ordered queues)."""
     exclusive: bool = False
-    """An exclusive queue lives as long as its connection (reply queues)."""
+    """An exclusive queue lives as long as its connection (reply queues, per-instance
+    subscriptions): the transport deletes it on close, the broker when the process dies."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 It keeps RabbitMQ's semantics rather than skipping them: topic routing,
 prefetch, unacked tracking, requeue with the redelivered flag, delayed retry,
-dead-letter queues with the reason. Nothing survives the process.
+dead-letter queues with the reason, single active consumers, exclusive queues
+(deleted when their transport closes). Nothing survives the process.
 
 ``memory://`` and ``memory://name`` name brokers; transports opened with the
 same URL in one process (and one event loop) share one broker, so a publisher
@@ -48,6 +49,8 @@ class _Queue:
     ready: deque[_Stored] = field(default_factory=deque)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     consumers: int = 0
+    attached: list[_MemoryConsumer] = field(default_factory=list)
+    """Consumers in the order they came: with a single active consumer, the first takes all."""
 
 
 class _Broker:
@@ -141,7 +144,8 @@ class _MemoryDelivery(Delivery):
     async def retry(self, delay: float) -> None:
         if not self._release():
             return
-        again = _Stored(self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1}), redelivered=True)
+        # A new attempt, not a redelivery (as RabbitMQ hands it back from a retry tier).
+        again = _Stored(self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1}))
         loop = asyncio.get_running_loop()
         loop.call_later(max(delay, 0.0), self._consumer.broker.put, self.queue, again)
 
@@ -185,11 +189,14 @@ class _MemoryConsumer(Consumer):
         return True
 
     def _can_take(self, queue: _Queue) -> bool:
-        return not self.running or (bool(queue.ready) and len(self.unsettled) < self.prefetch)
+        return not self.running or (bool(queue.ready) and len(self.unsettled) < self.prefetch
+                                    and (not queue.spec.single_active_consumer
+                                         or queue.attached[0] is self))
 
     async def _run(self) -> None:
         queue = self.broker.queue(self.queue_name)
         queue.consumers += 1
+        queue.attached.append(self)
         try:
             while True:
                 while not self._can_take(queue):
@@ -201,6 +208,13 @@ class _MemoryConsumer(Consumer):
                 await self.callback(delivery)
         finally:
             queue.consumers -= 1
+            if self.running:  # died, not cancelled (cancel detaches after giving back)
+                self._detach(queue)
+
+    def _detach(self, queue: _Queue) -> None:
+        if self in queue.attached:
+            queue.attached.remove(self)
+            _notify(queue)  # the next consumer may be the active one now
 
     async def cancel(self) -> None:
         if not self.running:
@@ -218,6 +232,7 @@ class _MemoryConsumer(Consumer):
             stored = _Stored(delivery.as_outgoing(), redelivered=True)
             self.broker.put(self.queue_name, stored, front=True)
         self.unsettled.clear()
+        self._detach(queue)
 
 
 class MemoryTransport(Transport):
@@ -230,6 +245,8 @@ class MemoryTransport(Transport):
         super().__init__(url, confirm_window=confirm_window)
         self._broker: _Broker | None = None
         self._consumers: list[_MemoryConsumer] = []
+        self._exclusive: set[str] = set()
+        """Queues that live as long as this transport is open."""
 
     @property
     def broker(self) -> _Broker:
@@ -245,6 +262,10 @@ class MemoryTransport(Transport):
         for consumer in self._consumers:
             await consumer.cancel()
         self._consumers.clear()
+        if self._broker is not None:
+            for queue in sorted(self._exclusive):
+                await self.delete_queue(queue)
+        self._exclusive.clear()
         self._broker = None
 
     async def declare_exchange(self, name: str) -> None:
@@ -254,6 +275,8 @@ class MemoryTransport(Transport):
         broker = self.broker
         if spec.name not in broker.queues:
             broker.queues[spec.name] = _Queue(spec)
+        if spec.exclusive:
+            self._exclusive.add(spec.name)
         if spec.dead_letter and dead_letter_queue(spec.name) not in broker.queues:
             broker.queues[dead_letter_queue(spec.name)] = _Queue(
                 QueueSpec(dead_letter_queue(spec.name), dead_letter=False)

@@ -20,3 +20,4 @@ def test_topology_prints_one_json_line_per_queue_of_the_installed_adapters(
     assert call_log["dead_letter_queue"] == "esb.demo.call-log.dlq"
     assert call_log["retry_delays"] == [1.0, 5.0, 30.0, 120.0]
     assert (call_log["messages"], call_log["consumers"]) == (0, 0)
+    assert call_log["per_instance"] is False

@@ -67,6 +67,26 @@ async def test_the_same_message_delivered_twice_is_handled_once(make_bus: BusFac
     assert len(handled) == 2
 
 
+async def test_copies_of_a_message_in_flight_are_handled_once_under_concurrency(
+    make_bus: BusFactory,
+) -> None:
+    router = Router()
+    handled: list[str] = []
+
+    @router.subscriber("things", CALL_ENDED, concurrency=8)
+    async def on_thing(envelope: Envelope) -> None:
+        await asyncio.sleep(0.05)  # the copies arrive while the first is being handled
+        handled.append(envelope.id)
+
+    bus = await make_bus(router)
+    once = thing("1")
+    await bus.publish_many([once, once, once, thing("2")])
+    await eventually(lambda: len(handled) >= 2)
+    await asyncio.sleep(0.3)
+    assert handled.count(once.id) == 1
+    assert len(handled) == 2
+
+
 async def test_transient_failure_is_retried_after_a_delay_and_then_succeeds(
     make_bus: BusFactory,
 ) -> None:

@@ -28,20 +28,22 @@ async def decide_route(envelope: Envelope, routing: RoutingService) -> dict[str,
     return decision.to_payload()
 
 
-@router.subscriber("pbx-routing-presence", "pbx.agent.presence.v1", idempotent=False)
+@router.subscriber("pbx-routing-presence", "pbx.agent.presence.v1", idempotent=False,
+                   per_instance=True)
 async def presence_changed(payload: dict[str, Any], routing: RoutingService) -> None:
     """An agent's device state, queue login or pause, for routing's presence board."""
     routing.observe_presence([payload])
 
 
 @router.subscriber("pbx-routing-customers", "crm.customer.changed.v1",
-                   "sync.customer.updated.v1", idempotent=False)
+                   "sync.customer.updated.v1", idempotent=False, per_instance=True)
 async def customer_changed(envelope: Envelope, routing: RoutingService) -> None:
     """Who owns a phone number: customer, segment and responsible manager."""
     await routing.customer_changed(envelope)
 
 
-@router.subscriber("pbx-routing-managers", "crm.manager.changed.v1", idempotent=False)
+@router.subscriber("pbx-routing-managers", "crm.manager.changed.v1", idempotent=False,
+                   per_instance=True)
 async def manager_changed(payload: dict[str, Any], routing: RoutingService) -> None:
     """The managers directory: extension, queues (groups), active."""
     await routing.manager_changed(payload)

@@ -50,6 +50,8 @@ __all__ = ["AmqpTransport", "queue_arguments", "retry_queue"]
 log = logging.getLogger("bus.transport.amqp")
 
 HEALTH_TIMEOUT = 5.0
+EXCLUSIVE_TIER_GRACE_MS = 600_000
+"""How long a retry tier of an exclusive queue stays after its last use (``x-expires``)."""
 
 
 def retry_queue(queue: str, milliseconds: int) -> str:
@@ -252,10 +254,15 @@ class AmqpTransport(Transport):
             "x-dead-letter-routing-key": queue,
         }
         declared = self._queues.get(queue)
-        if declared is not None and declared[0].quorum and not declared[0].exclusive:
+        exclusive = declared is not None and declared[0].exclusive
+        if declared is not None and declared[0].quorum and not exclusive:
             arguments["x-queue-type"] = "quorum"  # replicated like the queue it feeds
+        if exclusive:
+            # Its queue goes with the connection; the tier follows once unused (every
+            # retry declares it again, restarting the clock, so it outlives its messages).
+            arguments["x-expires"] = milliseconds + EXCLUSIVE_TIER_GRACE_MS
         await channel.call(channel.raw.queue_declare, queue=retry_queue(queue, milliseconds),
-                           durable=True, arguments=arguments)
+                           durable=not exclusive, arguments=arguments)
         self._tiers.setdefault(queue, set()).add(milliseconds)
 
     async def _declare_all(self) -> None:
@@ -273,7 +280,11 @@ class AmqpTransport(Transport):
         if not self._tiers.get(queue):
             await self._declare_tier(queue, wanted)
         tiers = sorted(self._tiers[queue])
-        return retry_queue(queue, next((t for t in tiers if t >= wanted), tiers[-1]))
+        tier = next((t for t in tiers if t >= wanted), tiers[-1])
+        declared = self._queues.get(queue)
+        if declared is not None and declared[0].exclusive:
+            await self._declare_tier(queue, tier)  # restart its expiry clock
+        return retry_queue(queue, tier)
 
     def dead_letters(self, queue: str) -> bool:
         """Whether ``queue`` has a DLQ (assumed so for queues declared elsewhere)."""

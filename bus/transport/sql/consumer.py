@@ -7,6 +7,11 @@ second task renews its leases every third of the lease, so a busy consumer
 keeps its messages and a dead one loses them: once a lease runs out the rows
 are ready again and come back marked redelivered.
 
+On a queue with a single active consumer, a consumer claims nothing until it
+holds the queue's turn (a lease row renewed with its message leases); the others
+stand by, asking for the turn every ``STANDBY_INTERVAL`` (at once when a consumer
+of this process lets go), and one takes it over when it is given up or lapses.
+
 Settling checks the lease: a delivery whose consumer was cancelled, or whose
 lease ran out and went to another consumer, is settled as a no-op (logged at
 debug) since the message is already someone else's.
@@ -38,6 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["SqlConsumer", "SqlDelivery"]
 
 log = logging.getLogger("bus.transport.sql")
+
+STANDBY_INTERVAL = 1.0
+"""Seconds between a standby consumer's asks for the turn (at least ``poll_interval``)."""
 
 
 class SqlDelivery(Delivery):
@@ -121,18 +129,24 @@ class SqlDelivery(Delivery):
 
 class SqlConsumer(Consumer):
     def __init__(self, transport: SqlTransport, queue: str, callback: DeliveryCallback,
-                 prefetch: int, *, dead_letters: bool) -> None:
+                 prefetch: int, *, dead_letters: bool, single_active: bool = False) -> None:
         self.transport = transport
         self.queue = queue
         self.callback = callback
         self.prefetch = max(prefetch, 1)
         self.dead_letters = dead_letters
+        self.single_active = single_active
+        self.active = not single_active
+        """Whether this consumer may claim: always, or while it holds the queue's turn."""
         self.owner = uuid.uuid4().hex
         self.loop = asyncio.get_running_loop()
         self.unsettled: dict[int, SqlDelivery] = {}
         self.claimed: deque[sa.Row[Any]] = deque()
         self.running = True
         self._wake = asyncio.Event()
+        self._turn_free = asyncio.Event()
+        """Set when a consumer of this process gives the turn up (publishes do not wake a
+        standby consumer: it would ask for the turn at every one)."""
         self._task: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -143,6 +157,9 @@ class SqlConsumer(Consumer):
 
     def wake(self) -> None:
         self._wake.set()
+
+    def turn_given_up(self) -> None:
+        self._turn_free.set()
 
     def forget(self, delivery: SqlDelivery) -> bool:
         if self.unsettled.pop(delivery.row_id, None) is None:
@@ -166,6 +183,8 @@ class SqlConsumer(Consumer):
             if capacity <= 0:
                 await self._wake.wait()
                 continue
+            if not self.active and not await self._take_turn():
+                continue
             try:
                 rows = await self.transport.run(store.claim, self.queue, self.owner, capacity)
             except Exception as error:
@@ -180,6 +199,22 @@ class SqlConsumer(Consumer):
                 delivery = SqlDelivery(self, self.claimed.popleft())
                 self.unsettled[delivery.row_id] = delivery
                 await self._deliver(delivery)
+
+    async def _take_turn(self) -> bool:
+        """Ask for the turn; standing by (asleep) when another consumer has it."""
+        store = self.transport.store
+        try:
+            self.active = await self.transport.run(store.turns.take, self.queue, self.owner)
+        except Exception as error:
+            log.warning("%s: could not ask for the turn, trying again: %s", self.queue, error)
+        if not self.active:
+            self._turn_free.clear()
+            try:
+                async with asyncio.timeout(max(self.transport.poll_interval, STANDBY_INTERVAL)):
+                    await self._turn_free.wait()
+            except TimeoutError:
+                pass
+        return self.active
 
     async def _deliver(self, delivery: SqlDelivery) -> None:
         try:
@@ -202,11 +237,17 @@ class SqlConsumer(Consumer):
         while True:
             await asyncio.sleep(store.lease / 3)
             held = self._held()
+            turn = self.queue if self.single_active and self.active else None
             try:
-                kept = await self.transport.run(store.renew, self.owner, held)
+                kept, kept_turn = await self.transport.run(store.renew, self.owner, held, turn)
             except Exception as error:
                 log.warning("%s: could not renew leases: %s", self.queue, error)
                 continue
+            if turn is not None and not kept_turn:
+                log.warning("%s: the turn as the single active consumer lapsed before renewal; "
+                            "another consumer has it", self.queue)
+                self.active = False
+            self.transport.sweeper.poke()
             # Settled meanwhile is fine; still held and not renewed means lost.
             lost = set(held).intersection(self._held()) - kept
             if lost:
@@ -219,6 +260,7 @@ class SqlConsumer(Consumer):
             return
         self.running = False
         self._wake.set()
+        self._turn_free.set()
         tasks = [task for task in (self._task, self._heartbeat) if task is not None]
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -238,3 +280,5 @@ class SqlConsumer(Consumer):
         transport.consumer_stopped(self)
         if delivered or undelivered:
             transport.wake(self.queue)
+        if self.single_active and self.active:
+            transport.turn_given_up(self.queue)

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bus.transport.base import QueueSpec, dead_letter_queue
 from bus.transport.patterns import topic_matches
 from bus.transport.sql.tables import (
+    ACTIVE_CONSUMERS,
     BINDINGS,
     CONSUMERS,
     EXCHANGES,
@@ -35,6 +36,7 @@ from bus.transport.sql.tables import (
     QUEUES,
     TOPOLOGY,
 )
+from bus.transport.sql.turns import Turns
 
 __all__ = ["Store", "Topology"]
 
@@ -88,6 +90,7 @@ class Store:
         self.engine = engine
         self.lease = lease
         self.postgres = engine.dialect.name == "postgresql"
+        self.turns = Turns(engine, lease)
         self.topology = Topology({}, {}, version=-1)
         """The bindings as of the last publish; only the publishing thread replaces it."""
 
@@ -154,6 +157,9 @@ class Store:
                         {"exchange": exchange, "pattern": pattern, "queue": spec.name}
                         for pattern in spec.bindings
                     ])
+            if spec.single_active_consumer:
+                connection.execute(self._insert_ignore(ACTIVE_CONSUMERS), [
+                    {"queue": spec.name, "owner": None, "lease_until": 0.0}])
 
     def delete_queue(self, queue: str) -> None:
         names = [queue, dead_letter_queue(queue)]
@@ -162,6 +168,8 @@ class Store:
             connection.execute(sa.delete(MESSAGES).where(MESSAGES.c.queue.in_(names)))
             connection.execute(sa.delete(QUEUES).where(QUEUES.c.name.in_(names)))
             connection.execute(sa.delete(BINDINGS).where(BINDINGS.c.queue.in_(names)))
+            connection.execute(sa.delete(ACTIVE_CONSUMERS)
+                               .where(ACTIVE_CONSUMERS.c.queue.in_(names)))
 
     # -- messages ----------------------------------------------------------------
 
@@ -209,18 +217,25 @@ class Store:
     def _mine(self, owner: str, ids: Iterable[int]) -> sa.ColumnElement[bool]:
         return sa.and_(MESSAGES.c.id.in_(list(ids)), MESSAGES.c.lease_owner == owner)
 
-    def renew(self, owner: str, ids: Sequence[int]) -> set[int]:
-        """Extend this consumer's leases and its heartbeat; returns the ids still leased."""
+    def renew(self, owner: str, ids: Sequence[int], turn: str | None = None
+              ) -> tuple[set[int], bool]:
+        """Extend this consumer's leases, its heartbeat and its ``turn`` as the active
+        consumer of that queue; returns the ids still leased, and whether the turn is."""
         now = time.time()
         with self.engine.begin() as connection:
             connection.execute(sa.update(CONSUMERS).where(CONSUMERS.c.id == owner)
                                .values(heartbeat_at=now))
+            kept_turn = turn is not None and connection.execute(
+                sa.update(ACTIVE_CONSUMERS)
+                .where(ACTIVE_CONSUMERS.c.queue == turn, ACTIVE_CONSUMERS.c.owner == owner)
+                .values(lease_until=now + self.lease)
+            ).rowcount == 1
             if not ids:
-                return set()
+                return set(), kept_turn
             return set(connection.scalars(
                 sa.update(MESSAGES).where(self._mine(owner, ids))
                 .values(lease_until=now + self.lease).returning(MESSAGES.c.id)
-            ))
+            )), kept_turn
 
     def delete(self, leases: Sequence[tuple[str, int]]) -> int:
         """Ack a batch of (owner, id); returns how many were still leased to their owner."""
@@ -249,8 +264,10 @@ class Store:
 
     def requeue(self, owner: str, row_id: int, headers: Mapping[str, Any] | None = None,
                 available_at: float | None = None) -> bool:
-        """Back into the queue in its place (nack), or later with new headers (retry)."""
-        values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "redelivered": True,
+        """Back into the queue in its place (nack: redelivered), or later with new headers
+        (retry: a new attempt, not a redelivery, as from a RabbitMQ retry tier)."""
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None,
+                                  "redelivered": headers is None,
                                   "available_at": time.time() if available_at is None
                                   else available_at}
         if headers is not None:
@@ -345,8 +362,12 @@ class Store:
                                .where(CONSUMERS.c.heartbeat_at < now - 10 * self.lease))
 
     def unregister(self, owner: str) -> None:
+        """Forget the consumer, and give up its turn where it was the active one."""
         with self.engine.begin() as connection:
             connection.execute(sa.delete(CONSUMERS).where(CONSUMERS.c.id == owner))
+            connection.execute(sa.update(ACTIVE_CONSUMERS)
+                               .where(ACTIVE_CONSUMERS.c.owner == owner)
+                               .values(owner=None, lease_until=0.0))
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["BINDINGS", "CONSUMERS", "EXCHANGES", "MESSAGES", "METADATA", "QUEUES", "TOPOLOGY"]
+__all__ = ["ACTIVE_CONSUMERS", "BINDINGS", "CONSUMERS", "EXCHANGES", "MESSAGES", "METADATA",
+           "QUEUES", "TOPOLOGY"]
 
 METADATA = sa.MetaData()
 
@@ -74,3 +75,13 @@ CONSUMERS = sa.Table(
     sa.Column("started_at", sa.Double, nullable=False),
     sa.Column("heartbeat_at", sa.Double, nullable=False),
 )
+
+ACTIVE_CONSUMERS = sa.Table(
+    "esb_broker_active_consumers", METADATA,
+    sa.Column("queue", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("lease_until", sa.Double, nullable=False),
+)
+"""One row per queue with a single active consumer (its presence marks the queue so):
+the consumer whose turn it is, until when. The active consumer renews the lease with
+its message leases; another takes the turn when it is free or has lapsed."""

@@ -52,6 +52,7 @@ from bus.transport.base import (
 from bus.transport.sql.consumer import SqlConsumer
 from bus.transport.sql.group_commit import GroupCommit
 from bus.transport.sql.store import Store, Topology
+from bus.transport.sql.turns import Sweeper
 
 __all__ = ["SqlTransport"]
 
@@ -131,6 +132,7 @@ class SqlTransport(Transport):
         self._consumers: list[SqlConsumer] = []
         self._exclusive: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        self.sweeper = Sweeper(self)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -161,15 +163,22 @@ class SqlTransport(Transport):
             handle = loop.call_later(delay, self._wake_timer, queue)
             self._timers.add(handle)
             return
+        self._tell_local(queue, SqlConsumer.wake)
+
+    def turn_given_up(self, queue: str) -> None:
+        """Tell this process's standby consumers of ``queue`` that its turn is free."""
+        self._tell_local(queue, SqlConsumer.turn_given_up)
+
+    def _tell_local(self, queue: str, method: Callable[[SqlConsumer], None]) -> None:
         for consumer in tuple(_LOCAL.get((self._key, queue), ())):
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
             if consumer.loop is running:
-                consumer.wake()
+                method(consumer)
             elif not consumer.loop.is_closed():
-                consumer.loop.call_soon_threadsafe(consumer.wake)
+                consumer.loop.call_soon_threadsafe(method, consumer)
 
     def _wake_timer(self, queue: str) -> None:
         self._timers = {timer for timer in self._timers if not timer.cancelled()
@@ -220,6 +229,7 @@ class SqlTransport(Transport):
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        await self.sweeper.stop()
         await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -254,6 +264,10 @@ class SqlTransport(Transport):
     async def delete_queue(self, queue: str) -> None:
         await self.run(self.store.delete_queue, queue)
         self._exclusive.discard(queue)
+
+    def owns(self, queue: str) -> bool:
+        """Whether ``queue`` is an exclusive queue declared through this transport."""
+        return queue in self._exclusive
 
     # -- publishing --------------------------------------------------------------
 
@@ -348,7 +362,9 @@ class SqlTransport(Transport):
         self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
     ) -> Consumer:
         dead_letters = await self.run(self.store.dead_letters, queue)
-        consumer = SqlConsumer(self, queue, callback, prefetch, dead_letters=dead_letters)
+        single_active = await self.run(self.store.turns.single_active, queue)
+        consumer = SqlConsumer(self, queue, callback, prefetch, dead_letters=dead_letters,
+                               single_active=single_active)
         await self.run(self.store.register, consumer.owner, queue)
         self._consumers.append(consumer)
         _LOCAL.setdefault((self._key, queue), set()).add(consumer)
