@@ -11,8 +11,12 @@ process so that peak memory is its own:
   on INN, passport, phone and surname (within a city), trained unsupervised
   (random-sampling u, EM for m), clustered at a fixed match probability.
 
-Prints wall time, peak RSS and pairwise precision / recall / F1 of
-record→customer links (``sync.evaluate``) per size, and the ratios ours/Splink.
+Prints wall time, CPU time (this process and its workers), peak RSS and pairwise
+precision / recall / F1 of record→customer links (``sync.evaluate``) per size,
+and the ratios ours/Splink. For ours also each phase's wall/CPU seconds in the
+main process (``load``: read, normalize in the worker pool, index; ``compare``;
+``cluster``; ``result``), the workers' CPU, and the main process's peak memory
+after each phase. CPU time is the figure to trust on a shared machine.
 Not a test: nothing is asserted.
 
     .venv/bin/python bench/sync_scale.py [--sizes 20000,200000,1000000] [--seed 7]
@@ -75,16 +79,44 @@ def _figures(clusters: dict[tuple[str, str], int], directory: Path) -> dict[str,
     return {"precision": figures.precision, "recall": figures.recall, "f1": figures.f1}
 
 
+_PHASES = ("load", "compare", "cluster")
+
+
 def run_ours(directory: Path) -> dict[str, Any]:
-    from sync.match import reconcile
+    from sync.match import Matcher
     from sync.sources import read_directory
 
     start = time.perf_counter()
-    result = reconcile(read_directory(directory, docflow=False))
+    matcher = Matcher().add_all(read_directory(directory, docflow=False))
+    before_result = (time.perf_counter(), time.process_time())
+    result = matcher.result()
     wall = time.perf_counter() - start
+    phases = {p: (result.stats[f"{p}_wall_s"], result.stats[f"{p}_cpu_s"]) for p in _PHASES}
+    phases["result"] = (time.perf_counter() - before_result[0],
+                        time.process_time() - before_result[1])  # fmt: skip
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu, peak = _cpu_s(), _peak_mb()
     return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "records": len(result.clusters),
-            "review": len(result.review), **_figures(result.clusters, directory)}  # fmt: skip
+            "review": len(result.review), "phases": phases,
+            "phase_peaks": {p: result.stats[f"{p}_peak_mb"] for p in _PHASES} | {
+                "result": own.ru_maxrss / 1024},
+            "main_peak_mb": own.ru_maxrss / 1024, "worker_peak_mb": workers.ru_maxrss / 1024,
+            "worker_cpu_s": workers.ru_utime + workers.ru_stime,
+            "pairs": result.stats.get("pairs_compared", 0.0),
+            **_figures(result.clusters, directory)}  # fmt: skip
+
+
+def _phase_lines(f: dict[str, Any]) -> str:
+    """Per-phase wall / CPU of this process, then the workers' CPU and peaks."""
+    parts = [f"{name} {wall:.1f}/{cpu:.1f}" for name, (wall, cpu) in f["phases"].items()]
+    peaks = "  ".join(f"{name} {mb:.0f}" for name, mb in f["phase_peaks"].items())
+    return (
+        f"          phases wall/CPU s: {'  '.join(parts)}; workers CPU "
+        f"{f['worker_cpu_s']:.1f} s; peak main {f['main_peak_mb']:.0f} MB, worker "
+        f"{f['worker_peak_mb']:.0f} MB; {f['pairs']:.0f} pairs compared\n"
+        f"          main peak MB after: {peaks}"
+    )
 
 
 def _splink_rows(directory: Path) -> dict[str, list[Any]]:
@@ -200,6 +232,7 @@ def main() -> None:
         print(f"{size} accounts (seed {args.seed}, noise {args.noise}):", flush=True)
         ours = _child("ours", directory)
         print(_line("ours", ours), flush=True)
+        print(_phase_lines(ours), flush=True)
         if args.no_splink:
             continue
         try:

@@ -1,9 +1,9 @@
 """The synchronizer as a service: import, full reconciliation, incremental changes, decisions.
 
-Every path ends in :meth:`SyncService._commit`, one transaction that writes the
-global ids, xref and its history, golden records and conflicts, and stages the
-events of what changed in the bus's transactional outbox (the tables share the
-bus's database, so the events leave exactly when the change commits).
+Every path ends in :meth:`sync.commit.ResultWriter.commit`, one transaction that
+writes the global ids, xref and its history, golden records and conflicts, and
+stages the events of what changed in the bus's transactional outbox (the tables
+share the bus's database, so the events leave exactly when the change commits).
 
 * :meth:`SyncService.run`: every record through the engine; ids stay stable by overlap.
 * :meth:`SyncService.apply`: one change; the in-memory :class:`~sync.match.Matcher`
@@ -19,43 +19,37 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from bus import db as bus_db
-from bus.delivery.outbox import add_to_outbox
 from bus.envelope import Envelope
 from bus.schema import default_registry
-from sync import events
 from sync.canonical import RecordChange, canonical_record
+from sync.commit import Outcome, ResultWriter, bump_generation
 from sync.conflicts import (
     DECISIONS,
-    Conflict,
     Resolution,
-    conflicts_in_customer,
     decision_pairs,
-    review_conflicts,
 )
-from sync.golden import GoldenRecord, build_golden, facts_of
+from sync.golden import GoldenRecord, build_golden
+from sync.incremental import apply_result
 from sync.match import Matcher, MatchSettings, reconcile
 from sync.model import Decisions, PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.partition import forget_run, plan_partitions, read_results, write_plan
 from sync.settings import SyncSettings
 from sync.sources import read_directory
 from sync.store import create_tables
-from sync.store.golden import delete_golden, save_golden
-from sync.store.identity import IdentityChanges, assign_ids, group_clusters
+from sync.store.identity import group_clusters
 from sync.store.queue import (
     add_decisions,
     close_conflict,
-    close_obsolete,
     get_conflict,
     load_decisions,
     parse_conflict_id,
-    raise_conflicts,
     record_audit,
 )
 from sync.store.records import (
@@ -68,7 +62,7 @@ from sync.store.records import (
     upsert_one,
 )
 from sync.store.state import changed_since, read_state, write_state
-from sync.store.xref import IdAllocator, apply_identity, members_of, read_xref, xref_of
+from sync.store.xref import members_of, read_xref, xref_of
 
 if TYPE_CHECKING:
     from bus.app import Bus
@@ -78,27 +72,6 @@ __all__ = ["Outcome", "SyncService"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What one run, change or resolution did."""
-
-    records: int = 0
-    customers: int = 0
-    new_customers: int = 0
-    moved: int = 0
-    merged: int = 0
-    split: int = 0
-    conflicts: int = 0
-    golden_changed: int = 0
-    events: int = 0
-    seconds: float = 0.0
-    stats: dict[str, float] = field(default_factory=dict)
-    published: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if name != "published"}
 
 
 @dataclass(slots=True)
@@ -112,8 +85,14 @@ class _Loaded:
 class SyncService:
     """The synchronizer's state and operations over one SQL engine (the bus's database)."""
 
-    def __init__(self, engine: sa.Engine, settings: SyncSettings | None = None, *,
-                 source: str = "sync", on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: SyncSettings | None = None,
+        *,
+        source: str = "sync",
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings or SyncSettings()
         self.source = source
@@ -124,7 +103,7 @@ class SyncService:
         self._matcher: Matcher | None = None
         self._generation: int | None = None
         """The store's generation the matcher reflects; another process's commit moves it."""
-        self._registry = default_registry()
+        self._writer = ResultWriter(self.settings, source, default_registry())
 
     @property
     def match_settings(self) -> MatchSettings:
@@ -132,8 +111,9 @@ class SyncService:
 
     # -- import ------------------------------------------------------------------
 
-    def import_records(self, records: Iterable[SourceRecord], *,
-                       progress: Progress | None = None) -> dict[str, int]:
+    def import_records(
+        self, records: Iterable[SourceRecord], *, progress: Progress | None = None
+    ) -> dict[str, int]:
         """Store ``records`` as received (bulk upserts); returns counts per system."""
         counts: dict[str, int] = {}
         batch: list[SourceRecord] = []
@@ -141,7 +121,7 @@ class SyncService:
         def flush() -> None:
             with self.engine.begin() as connection:
                 upsert_many(connection, batch)
-                _bump(connection)
+                bump_generation(connection)
             if progress is not None:
                 progress("import", len(batch))
             batch.clear()
@@ -158,8 +138,9 @@ class SyncService:
             self._matcher = None
         return counts
 
-    def import_directory(self, directory: Path | str, *, docflow: bool = True,
-                         progress: Progress | None = None) -> dict[str, int]:
+    def import_directory(
+        self, directory: Path | str, *, docflow: bool = True, progress: Progress | None = None
+    ) -> dict[str, int]:
         """Load a directory in the generator's format (CRM, billing, docflow CSV)."""
         return self.import_records(read_directory(directory, docflow=docflow), progress=progress)
 
@@ -177,29 +158,44 @@ class SyncService:
             if progress is not None:
                 progress("match", len(loaded.records))
             outcome = self._finish_run(
-                loaded, group_clusters(result.clusters).values(), result.links, result.review,
-                dict(result.stats), actor=actor or self.settings.actor, began=began)
+                loaded,
+                group_clusters(result.clusters).values(),
+                result.links,
+                result.review,
+                dict(result.stats),
+                actor=actor or self.settings.actor,
+                began=began,
+            )
             self._matcher = matcher
         self._committed()
         if progress is not None:
             progress("persist", len(loaded.records))
         return outcome
 
-    async def run_partitioned(self, bus: Bus, partitions: int, *, actor: str | None = None,
-                              timeout: float = 600.0) -> Outcome:
+    async def run_partitioned(
+        self, bus: Bus, partitions: int, *, actor: str | None = None, timeout: float = 600.0
+    ) -> Outcome:
         """A full run whose match step is done by workers on the bus, one partition each
         (see :mod:`sync.partition`); persisted exactly as :meth:`run` persists."""
         began = time.perf_counter()
         loaded = await asyncio.to_thread(self._load_all)
-        planned = plan_partitions(list(loaded.records.values()), loaded.decisions,
-                                  self.match_settings, partitions)
+        planned = plan_partitions(
+            list(loaded.records.values()), loaded.decisions, self.match_settings, partitions
+        )
         run_id = f"R{time.time_ns():x}"
         with self.engine.begin() as connection:
             write_plan(connection, run_id, planned)
         for number, members in enumerate(planned):
-            await bus.emit("sync.partition.requested.v1", {
-                "run_id": run_id, "partition": number, "partitions": len(planned),
-                "records": len(members)}, source=self.source)
+            await bus.emit(
+                "sync.partition.requested.v1",
+                {
+                    "run_id": run_id,
+                    "partition": number,
+                    "partitions": len(planned),
+                    "records": len(members),
+                },
+                source=self.source,
+            )
         deadline = time.monotonic() + timeout
         while True:
             with self.engine.connect() as connection:
@@ -207,15 +203,22 @@ class SyncService:
             if not waiting:
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{waiting} of {len(planned)} partitions unmatched "
-                                   f"after {timeout:.0f} s")
+                raise TimeoutError(
+                    f"{waiting} of {len(planned)} partitions unmatched after {timeout:.0f} s"
+                )
             await asyncio.sleep(0.05)
 
         def finish() -> Outcome:
             with self._lock:
-                outcome = self._finish_run(loaded, groups, links, review,
-                                           {"partitions": float(len(planned))},
-                                           actor=actor or self.settings.actor, began=began)
+                outcome = self._finish_run(
+                    loaded,
+                    groups,
+                    links,
+                    review,
+                    {"partitions": float(len(planned))},
+                    actor=actor or self.settings.actor,
+                    began=began,
+                )
                 with self.engine.begin() as connection:
                     forget_run(connection, run_id)
                 self._matcher = None
@@ -230,33 +233,57 @@ class SyncService:
             last_run = read_state(connection, "last_run_at")
             return _Loaded(
                 records={r.key: r for r in iter_records(connection)},
-                previous=read_xref(connection), decisions=load_decisions(connection),
-                changed=changed_since(connection, float(last_run)) if last_run else None)
+                previous=read_xref(connection),
+                decisions=load_decisions(connection),
+                changed=changed_since(connection, float(last_run)) if last_run else None,
+            )
 
-    def _finish_run(self, loaded: _Loaded, groups: Iterable[Sequence[RecordKey]],
-                    links: Sequence[PairEvidence], review: Sequence[ReviewPair],
-                    stats: dict[str, float], *, actor: str, began: float) -> Outcome:
+    def _finish_run(
+        self,
+        loaded: _Loaded,
+        groups: Iterable[Sequence[RecordKey]],
+        links: Sequence[PairEvidence],
+        review: Sequence[ReviewPair],
+        stats: dict[str, float],
+        *,
+        actor: str,
+        began: float,
+    ) -> Outcome:
         started = time.time()
         with self.engine.begin() as connection:
-            outcome = self._commit(
-                connection, groups=groups, previous=loaded.previous, records=loaded.records,
-                links=links, review=review, changed=loaded.changed, actor=actor, cause=None,
+            outcome = self._writer.commit(
+                connection,
+                groups=groups,
+                previous=loaded.previous,
+                records=loaded.records,
+                links=links,
+                review=review,
+                changed=loaded.changed,
+                actor=actor,
+                cause=None,
                 quiet=not loaded.previous and not self.settings.publish_initial_links,
-                close_review=True)
+                close_review=True,
+            )
             write_state(connection, "last_run_at", started)
             outcome.stats = stats
             outcome.records = len(loaded.records)
             outcome.seconds = round(time.perf_counter() - began, 3)
             write_state(connection, "last_run", outcome.to_json())
-            record_audit(connection, actor=actor, action="run", target="all",
-                         detail=outcome.to_json())
-            self._generation = _bump(connection)
+            record_audit(
+                connection, actor=actor, action="run", target="all", detail=outcome.to_json()
+            )
+            self._generation = bump_generation(connection)
         return outcome
 
     # -- incremental -------------------------------------------------------------
 
-    def apply(self, change: RecordChange, *, cause: Envelope | None = None,
-              raw: Mapping[str, Any] | None = None) -> Outcome:
+    def apply(
+        self,
+        change: RecordChange,
+        *,
+        cause: Envelope | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> Outcome:
         """Apply one record's change: store it, re-match its neighbourhood, persist, publish.
 
         The record and everything it changed are written in one transaction: a failure
@@ -268,23 +295,33 @@ class SyncService:
             with self.engine.connect() as connection:
                 if read_state(connection, "generation") != self._generation:
                     self._matcher = None  # another process changed the store: rebuild
-                news = (is_live(connection, record.key) if change.deleted
-                        else not is_stored(connection, record))
+                news = (
+                    is_live(connection, record.key)
+                    if change.deleted
+                    else not is_stored(connection, record)
+                )
             if not news:
                 return Outcome(seconds=round(time.perf_counter() - began, 3))
             matcher = self._ensure_matcher()
             try:
-                affected = (matcher.remove(record.key) if change.deleted
-                            else matcher.upsert(record))
+                affected = matcher.remove(record.key) if change.deleted else matcher.upsert(record)
                 result = matcher.result()
                 with self.engine.begin() as connection:
                     if change.deleted:
                         mark_deleted(connection, record.key)
                     else:
                         upsert_one(connection, record, raw)
-                    outcome = self._apply_result(connection, affected, result.clusters,
-                                                 result.links, result.review, record.key, cause)
-                    generation = _bump(connection)
+                    outcome = apply_result(
+                        self._writer,
+                        connection,
+                        affected,
+                        result.clusters,
+                        result.links,
+                        result.review,
+                        record.key,
+                        cause,
+                    )
+                    generation = bump_generation(connection)
                 self._generation = generation
             except BaseException:
                 self._matcher = None  # memory may be ahead of the store: rebuild next time
@@ -292,31 +329,6 @@ class SyncService:
         self._committed()
         outcome.seconds = round(time.perf_counter() - began, 3)
         return outcome
-
-    def _apply_result(self, connection: sa.Connection, affected: set[RecordKey],
-                      clusters: Mapping[RecordKey, int], links: Sequence[PairEvidence],
-                      review: Sequence[ReviewPair], changed: RecordKey,
-                      cause: Envelope | None) -> Outcome:
-        labels = {clusters[k] for k in affected if k in clusters}
-        scope: set[RecordKey] = set(affected)
-        previous: dict[RecordKey, str] = {}
-        while True:  # grow until closed under old customers and new clusters
-            previous.update(xref_of(connection, scope - previous.keys()))
-            members = members_of(connection, set(previous.values()))
-            grown = scope | {k for keys in members.values() for k in keys}
-            labels |= {clusters[k] for k in grown if k in clusters}
-            grown |= {k for k, label in clusters.items() if label in labels}
-            if grown == scope:
-                break
-            scope = grown
-        groups = group_clusters({k: clusters[k] for k in scope if k in clusters})
-        records = {r.key: r for r in load_records(connection, scope)}
-        in_scope = [p for p in review if p.evidence.left in scope or p.evidence.right in scope]
-        return self._commit(
-            connection, groups=groups.values(), previous=previous, records=records,
-            links=[link for link in links if link.left in scope], review=in_scope,
-            changed={changed}, actor=self.settings.actor, cause=cause, quiet=False,
-            close_review=False)
 
     def _ensure_matcher(self) -> Matcher:
         """The in-memory engine state, built from the store when missing or stale."""
@@ -330,8 +342,9 @@ class SyncService:
 
     # -- people's decisions ------------------------------------------------------
 
-    def resolve(self, conflict_id: str | int, resolution: Resolution, *, actor: str,
-                note: str | None = None) -> Outcome:
+    def resolve(
+        self, conflict_id: str | int, resolution: Resolution, *, actor: str, note: str | None = None
+    ) -> Outcome:
         """Decide a conflict: ``merge`` / ``split`` / ``keep_apart`` / ``dismiss``."""
         if resolution not in DECISIONS:
             raise ValueError(f"unknown resolution {resolution!r}: one of {', '.join(DECISIONS)}")
@@ -347,24 +360,27 @@ class SyncService:
                 kind = DECISIONS[resolution]
                 pairs = decision_pairs(stored.conflict, resolution)
                 if kind is not None:
-                    add_decisions(connection, kind, pairs, actor=actor, reason=note,
-                                  conflict_id=number)
+                    add_decisions(
+                        connection, kind, pairs, actor=actor, reason=note, conflict_id=number
+                    )
                 close_conflict(connection, number, decision=resolution, actor=actor, note=note)
-                record_audit(connection, actor=actor, action=f"resolve:{resolution}",
-                             target=stored.conflict_id,
-                             detail={"pairs": [[list(a), list(b)] for a, b in pairs],
-                                     "note": note})
+                record_audit(
+                    connection,
+                    actor=actor,
+                    action=f"resolve:{resolution}",
+                    target=stored.conflict_id,
+                    detail={"pairs": [[list(a), list(b)] for a, b in pairs], "note": note},
+                )
                 outcome = Outcome()
                 if kind is not None:
                     outcome = self._redo(connection, stored.conflict.records, actor=actor)
-                _bump(connection)
+                bump_generation(connection)
             self._matcher = None  # rebuilt with the new decisions on the next change
         self._committed()
         outcome.seconds = round(time.perf_counter() - began, 3)
         return outcome
 
-    def _redo(self, connection: sa.Connection, keys: Iterable[RecordKey], *,
-              actor: str) -> Outcome:
+    def _redo(self, connection: sa.Connection, keys: Iterable[RecordKey], *, actor: str) -> Outcome:
         """Re-match the customers holding ``keys`` under the current decisions."""
         previous = xref_of(connection, keys)
         for gid, members in members_of(connection, set(previous.values())).items():
@@ -372,87 +388,19 @@ class SyncService:
         scope = set(previous) | set(keys)
         records = {r.key: r for r in load_records(connection, scope)}
         result = reconcile(records.values(), self.match_settings, load_decisions(connection))
-        return self._commit(
-            connection, groups=group_clusters(result.clusters).values(), previous=previous,
-            records=records, links=result.links, review=result.review, changed=set(),
-            actor=actor, cause=None, quiet=False, close_review=False)
-
-    # -- the one place results are written ---------------------------------------
-
-    def _commit(self, connection: sa.Connection, *, groups: Iterable[Sequence[RecordKey]],
-                previous: Mapping[RecordKey, str], records: Mapping[RecordKey, SourceRecord],
-                links: Sequence[PairEvidence], review: Sequence[ReviewPair],
-                changed: set[RecordKey] | None, actor: str, cause: Envelope | None,
-                quiet: bool, close_review: bool) -> Outcome:
-        allocate = IdAllocator(connection)
-        changes = assign_ids(groups, previous, allocate)
-        evidence = events.evidence_by_record(links)
-        reasons = {m.key: events.link_reason(evidence.get(m.key)) for m in changes.moves}
-        apply_identity(connection, changes, actor=actor, reasons=reasons,
-                       batch_size=self.settings.batch_size)
-        dirty = self._dirty(changes, changed)
-        forms = {k: facts_of(records[k]) for gid in dirty
-                 for k in changes.members[gid] if k in records}
-        goldens = {gid: build_golden(gid, [records[k] for k in changes.members[gid]
-                                           if k in records], self.settings, forms)
-                   for gid in sorted(dirty)}
-        delete_golden(connection, changes.retired)
-        golden_changes = save_golden(connection, list(goldens.values()),
-                                     self.settings.batch_size)
-        found: list[Conflict] = review_conflicts(review, changes.assignments)
-        for gid in sorted(dirty):
-            members = changes.members[gid]
-            if len(members) > 1:
-                found.extend(conflicts_in_customer(
-                    gid, [records[k] for k in members if k in records], forms))
-        new_conflicts = raise_conflicts(connection, found)
-        close_obsolete(connection, [c.fingerprint for c in found], actor=actor,
-                       scope=dirty | set(changes.retired), review=close_review)
-        outcome = Outcome(customers=len(changes.members), new_customers=len(changes.new_ids),
-                          moved=sum(1 for m in changes.moves if m.previous),
-                          merged=len(changes.merges), split=len(changes.splits),
-                          conflicts=len(new_conflicts), golden_changed=len(golden_changes))
-        staged: list[tuple[str, dict[str, Any], str | None]] = []
-        if not quiet:
-            staged.extend(("sync.customer.linked.v1", events.customer_linked(
-                m, evidence.get(m.key), reasons[m.key]), m.global_id) for m in changes.moves)
-        for merge in changes.merges:
-            mates = [evidence.get(k) for k in changes.members[merge.global_id]]
-            staged.append(("sync.customer.merged.v1", events.customer_merged(
-                merge, goldens[merge.global_id], mates), merge.global_id))
-        for split in changes.splits:
-            reason = "people's decision" if actor != self.settings.actor else \
-                "the evidence no longer holds these records together"
-            staged.append(("sync.customer.split.v1",
-                           events.customer_split(split, reason, actor), split.global_id))
-        staged.extend(("sync.conflict.raised.v1", events.conflict_raised(c),
-                       c.conflict.global_id) for c in new_conflicts)
-        if not quiet:
-            staged.extend(("sync.customer.updated.v1", events.customer_updated(
-                g.record, g.changed_fields, self.settings.write_back), g.record.global_id)
-                for g in golden_changes)
-        for message_type, payload, key in staged:
-            self._stage(connection, message_type, payload, key, cause)
-            outcome.published.append(message_type)
-        outcome.events = len(staged)
-        return outcome
-
-    def _dirty(self, changes: IdentityChanges, changed: set[RecordKey] | None) -> set[str]:
-        """Customers whose golden record and conflicts must be recomputed."""
-        if changed is None:
-            return set(changes.members)
-        dirty = changes.touched | set(changes.new_ids)
-        dirty.update(changes.assignments[k] for k in changed if k in changes.assignments)
-        return dirty & set(changes.members)
-
-    def _stage(self, connection: sa.Connection, message_type: str, payload: Mapping[str, Any],
-               key: str | None, cause: Envelope | None) -> None:
-        if cause is not None:
-            envelope = replace(cause.caused(message_type, payload, source=self.source), key=key)
-        else:
-            envelope = Envelope(type=message_type, payload=payload, source=self.source, key=key)
-        self._registry.validate(message_type, envelope.payload)
-        add_to_outbox(connection, envelope)
+        return self._writer.commit(
+            connection,
+            groups=group_clusters(result.clusters).values(),
+            previous=previous,
+            records=records,
+            links=result.links,
+            review=result.review,
+            changed=set(),
+            actor=actor,
+            cause=None,
+            quiet=False,
+            close_review=False,
+        )
 
     def _committed(self) -> None:
         if self.on_commit is not None:
@@ -462,10 +410,3 @@ class SyncService:
 
     def golden_of(self, records: Sequence[SourceRecord], global_id: str) -> GoldenRecord:
         return build_golden(global_id, records, self.settings)
-
-
-def _bump(connection: sa.Connection) -> int:
-    """Move the store's generation on (in the caller's transaction); returns the new one."""
-    generation = int(read_state(connection, "generation") or 0) + 1
-    write_state(connection, "generation", generation)
-    return generation

@@ -7,9 +7,16 @@ directory grows (a common surname is split by city, initials and first name).
 Keys are kind-specific, so a company is never compared with a person. Names
 are keyed per city (the city field is reliable), the identifiers (INN,
 passport, phone, e-mail) globally.
+
+The hash is the same in every process (CRC-32 and Adler-32 side by side, not
+Python's per-process ``hash``), so worker processes can compute a full load's
+keys and this process can index them. Two keys that collide only put more
+records in one block: they are still scored on their fields.
 """
 
 from __future__ import annotations
+
+from zlib import adler32, crc32
 
 from sync.normalize.record import NormalizedRecord
 
@@ -49,4 +56,9 @@ def block_keys(r: NormalizedRecord) -> list[int]:
             keys.append(f"h{r.city}|{r.address_numbers}")
             if r.first:  # a mistyped surname and house number: the first name and the flat
                 keys.append(f"g{r.city}|{r.first}|{_last_number(r.address_numbers)}")
-    return [hash(k) for k in keys]
+    return [_stable_hash(k.encode()) for k in keys]
+
+
+def _stable_hash(key: bytes) -> int:
+    """A 64-bit unsigned hash, equal in every process and run."""
+    return crc32(key) << 32 | adler32(key)

@@ -9,8 +9,11 @@ components it touches, which gives exactly the clusters a full run would.
 from __future__ import annotations
 
 import itertools
+import resource
+import time
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from sync.match.blocking import block_keys
 from sync.match.clustering import cluster
@@ -25,6 +28,22 @@ __all__ = ["Matcher"]
 
 _REVIEW_BAND = "score between the review and accept thresholds"
 _BATCH = 20_000
+
+
+class _Phases:
+    """Wall and CPU seconds of each phase of a full run and this process's peak memory
+    when it ended (MB; Linux counts ``ru_maxrss`` in KiB), written into ``stats``."""
+
+    def __init__(self, stats: dict[str, float]) -> None:
+        self._stats = stats
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def done(self, phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self._stats[f"{phase}_wall_s"] += wall - self._wall
+        self._stats[f"{phase}_cpu_s"] += cpu - self._cpu
+        self._stats[f"{phase}_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self._wall, self._cpu = wall, cpu
 
 
 def _batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
@@ -84,7 +103,7 @@ class Matcher:
                     table[j].add(idx)
 
     # ------------------------------------------------------------ blocking and scoring
-    def _index_keys(self, idx: int, keys: list[int]) -> None:
+    def _index_keys(self, idx: int, keys: Iterable[int]) -> None:
         blocks = self._blocks
         for key in keys:
             members = blocks.get(key)
@@ -95,7 +114,7 @@ class Matcher:
             else:
                 members.append(idx)
 
-    def _candidates(self, idx: int, keys: list[int]) -> set[int]:
+    def _candidates(self, idx: int, keys: Iterable[int]) -> set[int]:
         cap = self.settings.max_block
         found: set[int] = set()
         for key in keys:
@@ -178,41 +197,60 @@ class Matcher:
                 review = ReviewPair(self._evidence(i, j, score, None), reason)
                 self._refused.setdefault(i, []).append(review)
 
-    def _add_one(
-        self, record: SourceRecord, n: NormalizedRecord, fresh: list[int], stale: set[int]
-    ) -> None:
-        """One record of a full load: indexed now, compared once all are indexed."""
+    def _add_one(self, record: SourceRecord, n: NormalizedRecord, keys: Sequence[int],
+                 stale: set[int]) -> int | None:  # fmt: skip
+        """One record of a full load, indexed now (compared once all are indexed);
+        its index when it is to be compared."""
         old = self._index.get(record.key)
         if old is not None and old in self._root and old not in self._docs:
             stale |= self._component([old])
             self._drop_record_links(old)
         idx, n = self._slot(record, n)
-        if n.system != "docflow":
-            self._index_keys(idx, block_keys(n))
-            fresh.append(idx)
+        if n.system == "docflow":
+            return None
+        self._index_keys(idx, keys)
+        return idx
 
     # ------------------------------------------------------------ public API
     def add_all(self, records: Iterable[SourceRecord]) -> Matcher:
-        """Load many records at once and reconcile them all (the full run)."""
+        """Load many records at once and reconcile them all (the full run).
+
+        ``stats`` gains each phase's wall and CPU seconds (``load`` is reading,
+        normalizing and indexing, overlapped with the worker processes).
+        """
         fresh: list[int] = []
         stale: set[int] = set()
-        normalizer = Normalizer(self.settings.workers)
-        try:
-            for number, batch in enumerate(_batches(records, _BATCH)):
-                if number * _BATCH >= self.settings.parallel_from:
-                    normalizer.start()
-                for record, n in zip(batch, normalizer.normalize(batch), strict=True):
-                    self._add_one(record, n, fresh, stale)
-        finally:
-            normalizer.close()
+        phases = _Phases(self.stats)
+        # every fresh record's blocking keys, kept flat for the compare step
+        flat_keys, key_ends = array("Q"), array("q")
+        normalizer = Normalizer(self.settings.workers, self.settings.parallel_from)
+        with normalizer:
+            for part in normalizer.stream(_batches(records, _BATCH)):
+                start, keys = 0, part.keys
+                for record, n, count in zip(part.records, part.normalized, part.counts,
+                                            strict=True):  # fmt: skip
+                    own = keys[start : start + count]
+                    start += count
+                    idx = self._add_one(record, n, own, stale)
+                    if idx is not None:
+                        fresh.append(idx)
+                        flat_keys.extend(own)
+                        key_ends.append(len(flat_keys))
+        phases.done("load")
         fresh_set = set(fresh)
-        loaded = self._records
-        for idx in fresh:  # every block is complete now: one whose size is over the cap is skipped
-            r = loaded[idx]
-            assert r is not None
-            candidates = self._candidates(idx, block_keys(r))
+        start = 0
+        for idx, end in zip(fresh, key_ends, strict=True):  # every block is complete now
+            candidates = self._candidates(idx, flat_keys[start:end])
+            start = end
             self._score_against(idx, (j for j in candidates if j < idx or j not in fresh_set))
-        self._recluster(self._component(stale | fresh_set) | fresh_set)
+        del flat_keys, key_ends
+        phases.done("compare")
+        if not stale and len(fresh_set) == len(self._index) - len(self._docs):
+            members = fresh_set  # a first load: every live record is fresh, nothing to walk
+        else:
+            members = self._component(stale | fresh_set) | fresh_set
+        self._recluster(members)
+        phases.done("cluster")
         return self
 
     def upsert(self, record: SourceRecord) -> set[RecordKey]:

@@ -1,27 +1,71 @@
-"""Normalization spread over worker processes for large loads.
+"""Normalization spread over worker processes for large loads, pipelined.
 
-Normalizing is most of a full run's work and each record is independent, so
-a batch is split: a worker process normalizes one part while this process
-does the other. Records cross as plain tuples (cheap to pickle); workers are
-started with ``spawn``, so they never inherit the host's threads or sockets.
-Small loads, and ``MatchSettings.workers == 1``, stay in-process.
+Normalizing is most of a full run's work and each record is independent. Once a
+load is large enough, every batch goes to a pool of ``workers`` processes and up
+to ``2 * workers`` batches are in flight: while the workers normalize the next
+batches, this process reads the input and indexes the batches already back, so
+both cores stay busy. Records cross as plain tuples (cheap to pickle); workers
+are started with ``spawn``, so they never inherit the host's threads or sockets.
+Small loads, and ``MatchSettings.workers == 1``, stay in-process. Answers come
+back in input order, so the result is the one an in-process run gives.
+
+A record from a worker comes without its ``display_name`` (matching never reads
+it). Each record also comes back with its blocking keys (:func:`block_keys`, whose
+hash is the same in every process): a flat array of keys and each record's
+count, which the full run indexes and later reads again instead of computing
+them twice.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import fields
 from typing import Any
 
+from sync.match.blocking import block_keys
 from sync.model import SourceRecord
 from sync.normalize.record import NormalizedRecord, normalize_record
 
-__all__ = ["Normalizer"]
+__all__ = ["Normalized", "Normalizer"]
 
 _FIELDS = tuple(f.name for f in fields(NormalizedRecord))
+_DISPLAY = _FIELDS.index("display_name")
+#: fields whose values repeat across records (names, dates, cities): one string each
+_SHARED = tuple(
+    _FIELDS.index(f)
+    for f in ("kind", "surname", "surname_root", "first", "patronymic", "gender", "legal_form",
+              "birth_date", "city")
+)  # fmt: skip
 _Row = tuple[Any, ...]
+_Answer = tuple[list[_Row], bytes, bytes]
+
+
+class Normalized:
+    """One batch: its records, their normalized forms and their blocking keys."""
+
+    __slots__ = ("counts", "keys", "normalized", "records")
+
+    def __init__(self, records: Sequence[SourceRecord], normalized: list[NormalizedRecord],
+                 counts: array[int], keys: array[int]) -> None:  # fmt: skip
+        self.records, self.normalized, self.counts, self.keys = records, normalized, counts, keys
+
+
+def _keys_of(normalized: Iterable[NormalizedRecord]) -> tuple[array[int], array[int]]:
+    counts, keys = array("q"), array("Q")
+    for n in normalized:
+        own = block_keys(n)
+        counts.append(len(own))
+        keys.extend(own)
+    return counts, keys
+
+
+def _in_process(batch: Sequence[SourceRecord]) -> Normalized:
+    normalized = [normalize_record(r) for r in batch]
+    return Normalized(batch, normalized, *_keys_of(normalized))
 
 
 def _to_row(r: SourceRecord) -> _Row:
@@ -30,8 +74,10 @@ def _to_row(r: SourceRecord) -> _Row:
             r.email, r.city, r.address, account)  # fmt: skip
 
 
-def _normalize_rows(rows: list[_Row]) -> list[_Row]:
+def _normalize_rows(rows: list[_Row]) -> tuple[list[_Row], bytes, bytes]:
+    """Worker side: normalized rows, each one's key count and the keys (as bytes)."""
     out: list[_Row] = []
+    counts, keys = array("q"), array("Q")
     for (
         system,
         record_id,
@@ -51,38 +97,74 @@ def _normalize_rows(rows: list[_Row]) -> list[_Row]:
             attributes={"account_no": acc} if acc else {},
         )  # fmt: skip
         n = normalize_record(record)
-        out.append(tuple(getattr(n, f) for f in _FIELDS))
-    return out
+        row = [getattr(n, f) for f in _FIELDS]
+        row[_DISPLAY] = ""  # matching never reads it: not worth its memory at scale
+        out.append(tuple(row))
+        own = block_keys(n)
+        counts.append(len(own))
+        keys.extend(own)
+    return out, counts.tobytes(), keys.tobytes()
 
 
 class Normalizer:
-    """``normalize(batch)`` → normalized records in order, in parallel once started."""
+    """``stream(batches)`` → each batch with its normalized records, in order."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, parallel_from: int = 0) -> None:
         self._workers = max(1, workers)
+        self._parallel_from = parallel_from
         self._pool: ProcessPoolExecutor | None = None
-
-    def start(self) -> None:
-        if self._pool is None and self._workers > 1:
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self._workers - 1, mp_context=context)
+        self._strings: dict[str, str] = {}
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
 
-    def normalize(self, batch: Sequence[SourceRecord]) -> list[NormalizedRecord]:
-        if self._pool is None or len(batch) < 1000:
-            return [normalize_record(r) for r in batch]
-        # this process also unpickles the workers' answers: it takes a smaller share
-        share = len(batch) * 2 // (3 * self._workers + 2)
-        step = (len(batch) - share) // (self._workers - 1) + 1
-        futures: list[Future[list[_Row]]] = [
-            self._pool.submit(_normalize_rows, [_to_row(r) for r in batch[i : i + step]])
-            for i in range(share, len(batch), step)
-        ]
-        mine = [normalize_record(r) for r in batch[:share]]
-        for future in futures:
-            mine.extend(NormalizedRecord(*row) for row in future.result())
-        return mine
+    def __enter__(self) -> Normalizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
+        return self._pool
+
+    def stream(self, batches: Iterable[Sequence[SourceRecord]]) -> Iterator[Normalized]:
+        """Normalize ``batches`` (in this process until ``parallel_from`` records are
+        seen, then in the pool with a bounded number of batches in flight)."""
+        pending: deque[tuple[Sequence[SourceRecord], Future[_Answer]]] = deque()
+        seen = 0
+        for batch in batches:
+            if self._workers == 1 or seen < self._parallel_from or len(batch) < 1000:
+                while pending:  # keep the order: what is in flight comes first
+                    yield self._collect(*pending.popleft())
+                seen += len(batch)
+                yield _in_process(batch)
+                continue
+            seen += len(batch)
+            pool = self._start()
+            pending.append((batch, pool.submit(_normalize_rows, [_to_row(r) for r in batch])))
+            while len(pending) > 2 * self._workers or (pending and pending[0][1].done()):
+                yield self._collect(*pending.popleft())
+        while pending:
+            yield self._collect(*pending.popleft())
+
+    def _collect(self, batch: Sequence[SourceRecord], future: Future[_Answer]) -> Normalized:
+        """A worker's answer as records; repeated values become one shared string (each
+        batch is unpickled apart, so without this every record would hold its own)."""
+        rows, count_bytes, key_bytes = future.result()
+        share = self._strings.setdefault
+        normalized: list[NormalizedRecord] = []
+        for row in rows:
+            values = list(row)
+            for i in _SHARED:
+                if (value := values[i]) is not None:
+                    values[i] = share(value, value)
+            normalized.append(NormalizedRecord(*values))
+        counts, keys = array("q"), array("Q")
+        counts.frombytes(count_bytes)
+        keys.frombytes(key_bytes)
+        return Normalized(batch, normalized, counts, keys)

@@ -69,13 +69,19 @@ def normalize_email(raw: str | None) -> str | None:
     return text if _EMAIL.match(text) else None
 
 
+@lru_cache(maxsize=10_000)
+def _city_words(city: str | None) -> list[str]:
+    return _ADDRESS_TOKEN.findall(clean(city))
+
+
 @lru_cache(maxsize=50_000)
 def normalize_address(raw: str | None, city: str | None = None) -> str:
     """Lower case, ``улица`` → ``ул``, ``г.``/``город`` and the record's own city
     dropped (and whatever precedes the street), punctuation gone:
     ``г. Томск, улица Свободы, д. 110, оф. 21`` → ``ул свободы д 110 оф 21``."""
-    tokens = [_ADDRESS_WORDS.get(t, t) for t in _ADDRESS_TOKEN.findall(clean(raw))]
-    city_words = _ADDRESS_TOKEN.findall(clean(city))
+    words = _ADDRESS_WORDS
+    tokens = [words.get(t, t) for t in _ADDRESS_TOKEN.findall(clean(raw))]
+    city_words = _city_words(city)
     if city_words and tokens:
         n = len(city_words)
         for i in range(len(tokens) - n + 1):

@@ -94,6 +94,7 @@ def surname_root(surname: str) -> str:
     return surname
 
 
+@lru_cache(maxsize=4096)
 def _is_initial(token: str, dot: str) -> bool:
     """``И``, ``И.``, and Latin ``Yu.``/``Zh.`` (one Cyrillic letter written as two)."""
     return len(token) == 1 or (bool(dot) and len(token) == 2 and has_latin(token)
@@ -152,6 +153,7 @@ def _order(full: list[str]) -> tuple[str, str, str]:
     return full[0], full[1], " ".join(full[2:])
 
 
+@lru_cache(maxsize=100_000)
 def _display_part(raw: str, sk: str) -> str:
     if not raw:
         return ""
@@ -164,9 +166,10 @@ def _display_part(raw: str, sk: str) -> str:
 @lru_cache(maxsize=50_000)
 def parse_person_name(raw: str) -> PersonName:
     """A person's name as typed → :class:`PersonName` (see the module doc)."""
-    tokens = _TOKEN.findall(clean(raw))
-    full = [t for t, dot in tokens if not _is_initial(t, dot)]
-    initials = [t for t, dot in tokens if _is_initial(t, dot)]
+    full: list[str] = []
+    initials: list[str] = []
+    for token, dot in _TOKEN.findall(clean(raw)):
+        (initials if _is_initial(token, dot) else full).append(token)
     surname_raw, first_raw, patr_raw = _order(full) if full else ("", "", "")
     surname, first, patronymic = skeleton(surname_raw), skeleton(first_raw), skeleton(patr_raw)
     gender = _gender(surname, first, patronymic)

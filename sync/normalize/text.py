@@ -40,7 +40,6 @@ _LAT_TO_CYR = (
 _VOWELS_LAT = frozenset("aeiouy")
 _LAT_EXTRA = {"h": "х", "c": "к", "x": "кс", "j": "й", "w": "в", "q": "к"}
 
-_SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[0-9a-zа-я]+")
 _LATIN = re.compile(r"[a-z]")
 
@@ -49,7 +48,7 @@ def clean(value: str | None) -> str:
     """Lower case, ``ё`` → ``е``, one space between words, no edge spaces."""
     if not value:
         return ""
-    return _SPACES.sub(" ", value.lower().replace("ё", "е")).strip()
+    return " ".join(value.lower().replace("ё", "е").split())  # split(): the runs ``\\s+`` finds
 
 
 def words(value: str | None) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from sync.evaluate import evaluate, read_truth
 from sync.match import MatchSettings, reconcile
+from sync.model import PairEvidence, RecordKey
 from sync.sources import read_directory
 
 
@@ -23,4 +25,10 @@ def test_normalizing_in_worker_processes_gives_the_same_customers(generated: Pat
     alone = reconcile(records, MatchSettings(workers=1))
     shared = reconcile(records, MatchSettings(workers=2, parallel_from=0))
     assert shared.clusters == alone.clusters
-    assert len(shared.links) == len(alone.links)
+    assert _pairs(shared.links) == _pairs(alone.links)
+    assert _pairs(p.evidence for p in shared.review) == _pairs(p.evidence for p in alone.review)
+    assert shared.stats["pairs_compared"] == alone.stats["pairs_compared"] > 0
+
+
+def _pairs(evidence: Iterable[PairEvidence]) -> list[tuple[RecordKey, RecordKey, float]]:
+    return sorted((e.left, e.right, e.score) for e in evidence)
