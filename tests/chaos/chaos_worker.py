@@ -7,6 +7,11 @@ of a throwaway distribution, next to the real CRM adapter. Every
 the processed id commit together and a duplicate would show as a second row
 (the table has no unique key on purpose: the proof must be able to fail).
 
+Every ``sync.customer.linked.v1`` the synchronizer publishes inserts one row into
+``chaos_links`` the same way: the side effect "a record was linked", which must
+happen as often as in a fault-free run, never once more because a change was
+applied twice.
+
 A message whose payload says ``"poison": "yes"`` is refused with a
 :class:`~bus.errors.PermanentError` while its run has a row in
 ``chaos_refusals``: it is dead-lettered with that reason. The test then deletes
@@ -25,11 +30,12 @@ from bus.envelope import Envelope
 from bus.errors import PermanentError
 from bus.router import Router
 
-__all__ = ["EFFECTS", "REFUSALS", "SUBSCRIPTION", "WORK_TYPE", "ChaosWorkAdapter",
-           "create_tables"]
+__all__ = ["EFFECTS", "LINKED", "LINKS", "REFUSALS", "SUBSCRIPTION", "WORK_TYPE",
+           "ChaosWorkAdapter", "create_tables"]
 
 WORK_TYPE = "test.thing.happened.v1"
 SUBSCRIPTION = "chaos.work"
+LINKED = "sync.customer.linked.v1"
 HANDLER_PAUSE = 0.002
 """Seconds of pretend work per message, so a kill lands while messages are in flight."""
 
@@ -39,6 +45,14 @@ EFFECTS = sa.Table(
     sa.Column("run", sa.String(32), nullable=False, index=True),
     sa.Column("message_id", sa.String(64), nullable=False),
     sa.Column("worker", sa.String(128), nullable=False),
+)
+LINKS = sa.Table(
+    "chaos_links", METADATA,
+    sa.Column("run", sa.String(32), nullable=False, index=True),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("system", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(128), nullable=False),
+    sa.Column("golden_id", sa.String(64), nullable=False),
 )
 REFUSALS = sa.Table(
     "chaos_refusals", METADATA,
@@ -61,6 +75,16 @@ async def do_the_work(envelope: Envelope, context: Context) -> None:
     await context.run_once(lambda db: db.execute(EFFECTS.insert().values(**row)))
 
 
+@router.subscriber("chaos.sync-links", LINKED, concurrency=4)
+async def count_the_link(envelope: Envelope, context: Context) -> None:
+    """One row per link the synchronizer announces, exactly once per message."""
+    record = envelope.payload["record"]
+    row = {"run": context.bus.settings.queue_prefix, "message_id": envelope.id,
+           "system": record["system"], "record_id": record["id"],
+           "golden_id": envelope.payload["golden_id"]}
+    await context.run_once(lambda db: db.execute(LINKS.insert().values(**row)))
+
+
 def _refusing(engine: sa.Engine, run: str) -> bool:
     with engine.connect() as db:
         return db.scalar(sa.select(REFUSALS.c.run).where(REFUSALS.c.run == run)) is not None
@@ -75,6 +99,6 @@ class ChaosWorkAdapter(Adapter):
     manifest = AdapterManifest(
         name="chaos-work", version="0.1",
         description="Test work: one database row per message, for the chaos proof",
-        consumes=(WORK_TYPE,),
+        consumes=(WORK_TYPE, LINKED),
     )
     router = router

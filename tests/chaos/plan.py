@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bus.envelope import Envelope
@@ -24,16 +24,41 @@ class ChaosPlan:
     """Seconds the billing simulator is dead (SIGKILL, then started again)."""
     traffic_seconds: float
     seed: int
+    ami_rate: float = 0.0
+    """Calls per second the AMI simulator places (0: no AMI simulator, no PBX worker)."""
+    pbx_kills: int = 0
+    """How many of the ``kills`` hit the PBX worker instead of a bus worker."""
+    ami_cuts: int = 0
+    """Times the AMI connection is cut mid-call."""
+    sync_customers: int = 0
+    """Customers of the generated directory whose CRM and billing changes the
+    synchronizer gets (0: no synchronizer traffic)."""
+    views_per_second: float = 0.0
+    """Unified-view requests (the window's scatter-gather) while the faults happen."""
 
     @classmethod
     def short(cls, seed: int) -> ChaosPlan:
         return cls(messages=2500, calls=250, kills=2, broker_restarts=1, broker_down=3.0,
-                   crm_slow=6.0, billing_down=6.0, traffic_seconds=25.0, seed=seed)
+                   crm_slow=6.0, billing_down=6.0, traffic_seconds=25.0, seed=seed,
+                   ami_rate=2.0, pbx_kills=1, ami_cuts=1, sync_customers=60,
+                   views_per_second=1.0)
 
     @classmethod
     def full(cls, seed: int) -> ChaosPlan:
         return cls(messages=100_000, calls=5000, kills=10, broker_restarts=2, broker_down=10.0,
-                   crm_slow=60.0, billing_down=60.0, traffic_seconds=600.0, seed=seed)
+                   crm_slow=60.0, billing_down=60.0, traffic_seconds=600.0, seed=seed,
+                   ami_rate=4.0, pbx_kills=3, ami_cuts=3, sync_customers=1000,
+                   views_per_second=2.0)
+
+    def scaled(self, messages: int) -> ChaosPlan:
+        """The same faults over a traffic of ``messages`` work messages, at the full run's
+        pace (``CHAOS_MESSAGES``: a medium run that checks the full one works)."""
+        ratio = messages / self.messages
+        return replace(self, messages=messages, calls=max(int(self.calls * ratio), 10),
+                       sync_customers=max(int(self.sync_customers * ratio), 30),
+                       traffic_seconds=max(self.traffic_seconds * ratio, 60.0),
+                       crm_slow=min(self.crm_slow, 60.0 * ratio + 5),
+                       billing_down=min(self.billing_down, 60.0 * ratio + 5))
 
 
 @dataclass(frozen=True)
@@ -63,4 +88,5 @@ def call_ended(number: int, rng: random.Random) -> Envelope:
         "disposition": "answered" if answered else "missed",
         "transferred_to": None, "hangup_cause": 16,
     }
-    return Envelope(type="pbx.call.ended.v1", payload=payload, source="pbx", key=linkedid)
+    return Envelope(type="pbx.call.ended.v1", payload=payload, source="chaos-pbx",
+                    key=linkedid)
