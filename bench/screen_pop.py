@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +66,14 @@ from bus.adapters.registry import LoadedAdapter
 from bus.api.app import create_app
 from bus.app import Bus
 from bus.envelope import Envelope
+from bus.router import Router
 from bus.settings import Settings
 
 SELF = Path(__file__).resolve()
 ROOT = SELF.parents[1]
 AGENTS = ("2001", "2002", "2003", "2004", "2005", "2006")
 SECRET = "bench"
+CALL_ENDED = "pbx.call.ended.v1"
 BRANCHES = {"Свердловская": "7002", "Моск": "7001", "Иркутская": "7003", "Красноярский": "7004"}
 
 
@@ -118,6 +121,7 @@ async def dialplan(ami_port: int, api: str, calls: int, out: Path, deadline: flo
     captured = bytearray()
     pending: set[asyncio.Task[None]] = set()
     inbound = 0
+    linkedids: list[str] = []
     reader, writer = await asyncio.open_connection("127.0.0.1", ami_port)
     writer.write(f"Action: Login\r\nUsername: esb\r\nSecret: {SECRET}\r\n\r\n"
                  "Action: Filter\r\nOperation: Add\r\nFilter: Event: Newchannel\r\n\r\n"
@@ -165,6 +169,7 @@ async def dialplan(ami_port: int, api: str, calls: int, out: Path, deadline: flo
             if (message.name == "Newchannel" and message.get("Context") == "from-trunk"
                     and message.get("Uniqueid") == message.get("Linkedid")):
                 inbound += 1
+                linkedids.append(message.get("Linkedid") or "")
                 first, last = first or seen, seen
                 if not ask_routing:
                     continue
@@ -179,7 +184,7 @@ async def dialplan(ami_port: int, api: str, calls: int, out: Path, deadline: flo
     (out / "ami.bin").write_bytes(bytes(captured))
     (out / "dialplan.json").write_text(json.dumps(
         {"inbound": inbound, "latencies": latencies, "rules": answers,
-         "arrival_seconds": last - first}), encoding="utf-8")
+         "arrival_seconds": last - first, "linkedids": linkedids}), encoding="utf-8")
 
 
 # -- the bus process ---------------------------------------------------------------------
@@ -242,6 +247,27 @@ async def calls_ended(adapter: PbxAdapter, timeout: float) -> int:
     while adapter.pipeline.calls.calls and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     return len(adapter.pipeline.calls.calls)
+
+
+def call_records(records: Counter[str]) -> Router:
+    """Counts ``pbx.call.ended.v1`` per Linkedid: the record the CRM logs, once per call."""
+    router = Router(source="bench")
+
+    @router.subscriber("bench.call-records", CALL_ENDED, idempotent=False)
+    async def ended(payload: dict[str, Any]) -> None:
+        records[str(payload["linkedid"])] += 1
+
+    return router
+
+
+def records_line(inbound: list[str], records: Counter[str]) -> str:
+    """Every inbound call the PBX started has exactly one call record: lost, duplicated."""
+    lost = [linkedid for linkedid in inbound if records[linkedid] == 0]
+    duplicated = [linkedid for linkedid, count in records.items() if count > 1]
+    return (f"  call records (pbx.call.ended.v1): {len(inbound)} inbound calls, "
+            f"{sum(records[i] > 0 for i in inbound)} recorded, lost {len(lost)}, "
+            f"duplicated {len(duplicated)}"
+            + (f" (lost: {', '.join(lost[:5])})" if lost else ""))
 
 
 def free_port() -> int:
@@ -496,6 +522,8 @@ async def main(args: argparse.Namespace) -> None:
             for kind, provided in adapter.provide().items():
                 bus.provide(kind, provided)
             bus.include(PbxAdapter.router)
+            records: Counter[str] = Counter()
+            bus.include(call_records(records))
             await bus.start()
             await adapter.routing.start()
             if adapter.dialplan is not None:
@@ -548,6 +576,8 @@ async def main(args: argparse.Namespace) -> None:
             print(cpu_line(run, cpu_seconds, elapsed, seen["inbound"]))
             print(f"  calls still open when the clock stopped: {open_calls} (the CPU above "
                   f"covers every call from its start to its end when this is 0)")
+            await asyncio.sleep(1.0)  # the last records through the bus
+            print(records_line(seen["linkedids"], records))
             server.should_exit = True
             await serving
             await adapter.stop()  # the dialplan port too

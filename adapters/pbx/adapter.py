@@ -155,6 +155,12 @@ class PbxAdapter(Adapter):
 
     async def _on_login(self, reconnected: bool) -> None:
         if not reconnected:
+            # Calls already in progress when the adapter starts: adopted from the
+            # snapshot, with the events that arrive meanwhile held until it is in.
+            self.pipeline.hold()
+            snapshot = await self._snapshot()
+            async with self._lock:
+                await self._publish(self.pipeline.adopt(snapshot, self.pbx_now_us()))
             return
         snapshot = await self._snapshot()
         async with self._lock:

@@ -28,7 +28,7 @@ from adapters.pbx.call_record import Call
 from adapters.pbx.call_transfers import TransferEvents
 from adapters.pbx.events import CALL_ANSWERED, CALL_ENDED, CALL_RINGING, PbxEvent
 from adapters.pbx.mapping import ChannelRules, caller_number, dialed_number, short_text
-from adapters.pbx.snapshot import reconcile_calls
+from adapters.pbx.snapshot import adopt_unknown_calls, reconcile_calls
 
 __all__ = ["CallTracker"]
 
@@ -77,6 +77,13 @@ class CallTracker(TransferEvents):
         :func:`adapters.pbx.snapshot.reconcile_calls`)."""
         self._out = []
         reconcile_calls(self, channels, now_us, as_of_us)
+        return self._out
+
+    def adopt(self, channels: Sequence[AmiMessage], now_us: int) -> list[PbxEvent]:
+        """At the first login: the calls in ``CoreShowChannels`` not tracked yet (see
+        :func:`adapters.pbx.snapshot.adopt_unknown_calls`)."""
+        self._out = []
+        adopt_unknown_calls(self, channels, now_us)
         return self._out
 
     def is_ended(self, linkedid: str) -> bool:

@@ -141,10 +141,24 @@ class Pipeline:
     def expire(self, now_us: int) -> list[PbxEvent]:
         return self.calls.expire(now_us)
 
+    def hold(self) -> None:
+        """Hold events from now until :meth:`reconcile` (the first session: its snapshot
+        is asked for at login, not announced by a ``FullyBooted`` after events)."""
+        if self._held is None:
+            self._held, self._held_since_us = [], self._clock()
+
     def reconcile(self, snapshot: Snapshot, now_us: int) -> list[PbxEvent]:
         out: list[PbxEvent] = []
         if snapshot.channels is not None:
             out += self.calls.reconcile(snapshot.channels, now_us, snapshot.as_of_us)
         out += self.presence.reconcile_extensions(snapshot.extension_states, now_us)
         out += self.presence.reconcile_queues(snapshot.queue_members, snapshot.queues, now_us)
+        return out + self._release()
+
+    def adopt(self, snapshot: Snapshot, now_us: int) -> list[PbxEvent]:
+        """At the first login: take in the calls already in progress that the events so
+        far did not show, touch nothing else, then apply the held events."""
+        out: list[PbxEvent] = []
+        if snapshot.channels is not None:
+            out += self.calls.adopt(snapshot.channels, now_us)
         return out + self._release()

@@ -34,11 +34,7 @@ log = logging.getLogger(__name__)
 
 def reconcile_calls(tracker: CallTracker, channels: Sequence[AmiMessage], now_us: int,
                     as_of_us: int | None) -> None:
-    alive: dict[str, dict[str, AmiMessage]] = {}
-    for item in channels:
-        linkedid, uniqueid = item.get("Linkedid"), item.get("Uniqueid")
-        if linkedid and uniqueid:
-            alive.setdefault(linkedid, {})[uniqueid] = item
+    alive = _alive(channels)
     for linkedid, call in list(tracker.calls.items()):
         if as_of_us is not None and call.last_us > as_of_us:
             continue
@@ -58,10 +54,31 @@ def reconcile_calls(tracker: CallTracker, channels: Sequence[AmiMessage], now_us
                 log.warning("call %s was answered by %s while the AMI connection was down; "
                             "answer time approximated by the reconnect", linkedid, agent)
                 tracker.answer_missed(call, now_us, agent)
+    _adopt_unknown(tracker, alive, now_us)
+
+
+def adopt_unknown_calls(tracker: CallTracker, channels: Sequence[AmiMessage],
+                        now_us: int) -> None:
+    """The calls in ``channels`` that ``tracker`` neither tracks nor has ended, taken in
+    (the first login: calls already in progress when the adapter started)."""
+    _adopt_unknown(tracker, _alive(channels), now_us)
+
+
+def _alive(channels: Sequence[AmiMessage]) -> dict[str, dict[str, AmiMessage]]:
+    alive: dict[str, dict[str, AmiMessage]] = {}
+    for item in channels:
+        linkedid, uniqueid = item.get("Linkedid"), item.get("Uniqueid")
+        if linkedid and uniqueid:
+            alive.setdefault(linkedid, {})[uniqueid] = item
+    return alive
+
+
+def _adopt_unknown(tracker: CallTracker, alive: Mapping[str, Mapping[str, AmiMessage]],
+                   now_us: int) -> None:
     unknown = {lid: items for lid, items in alive.items()
                if lid not in tracker.calls and not tracker.is_ended(lid)}
     for call in adopt_calls(unknown, tracker.rules, now_us):
-        log.info("call %s in progress adopted after reconnect", call.linkedid)
+        log.info("call %s in progress adopted from the snapshot", call.linkedid)
         tracker.calls[call.linkedid] = call
 
 

@@ -307,3 +307,32 @@ async def test_adapter_closes_a_silent_call_after_the_timeout(
     assert call["disposition"] == "failed"
     assert call["answered_by_extension"] == "2004"
     assert "closed as failed" in caplog.text
+
+
+@pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
+async def test_a_call_in_progress_when_the_adapter_starts_is_adopted_and_recorded_once(
+    make_bus: BusFactory, collector: Collector,
+) -> None:
+    """The adapter's very first login lands mid-call: the call is taken in from
+    CoreShowChannels, the events after it finish it, and it is recorded once."""
+    scenario = "inbound_queue_answered"
+    needs(scenario)
+    banner, _first, rest, alive = cut_after_first_dial_end(scenario)
+    router, seen = collector
+    bus = await make_bus(router)
+    sessions = [Session(after_login=greeting(scenario), hold_until="CoreShowChannels",
+                        rest=rest, channels=alive)]
+    async with FakeAmi(sessions, banner=banner) as pbx:
+        adapter = PbxAdapter(ami_settings(pbx.port), bus)
+        await adapter.start()
+        try:
+            await eventually(lambda: any(e.type == CALL_ENDED for e in seen), timeout=10)
+            await asyncio.sleep(0.2)  # anything duplicated would arrive now
+        finally:
+            await adapter.stop()
+
+    want = expected(scenario)["calls"][0]
+    [call] = calls_of(as_events(seen))
+    assert adapter.rebuilds == 0
+    assert call["linkedid"] == want["linkedid"]
+    assert call["ended_at"] == want["ended_at"] and call["hangup_cause"] == 16
