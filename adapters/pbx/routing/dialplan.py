@@ -12,13 +12,6 @@ core. It speaks only this: HTTP/1.1, one request per connection (as ``CURL()`` d
 heads up to 8 KiB. On by ``ESB_PBX__ROUTING__DIALPLAN_PORT``; it serves no secrets and
 changes nothing, so it listens on loopback or the PBX's network only
 (``ESB_PBX__ROUTING__DIALPLAN_HOST``).
-
-It runs on **a thread and event loop of its own**: the bus's loop, busy with a burst of
-AMI events at the very moment calls start, would otherwise hold every answer until the
-burst is handled (p99 124 ms at 100 calls/s in ``bench/screen_pop.py``). A decision from
-local state (the usual case) is made on this thread, which only reads routing's state;
-the bookkeeping (journal, assignment, counters) is handed to the bus's loop. A decision
-that needs the CRM first, or that met the state mid-change, is made on the bus's loop.
 """
 
 from __future__ import annotations
@@ -28,13 +21,9 @@ import contextlib
 import json
 import logging
 import re
-import threading
-import time
 import uuid
-from concurrent.futures import Future
 from urllib.parse import parse_qs, urlsplit
 
-from adapters.pbx.routing.decision import Decision, RouteRequest
 from adapters.pbx.routing.service import RoutingService
 
 __all__ = ["DialplanDoor"]
@@ -57,61 +46,18 @@ class DialplanDoor:
         self.host = host
         self.port = port
         self.answered = 0
-        self._bus_loop: asyncio.AbstractEventLoop | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._bus_loop = asyncio.get_running_loop()
-        listening: Future[int] = Future()
-        self._thread = threading.Thread(target=self._run, args=(listening,),
-                                        name="routing-dialplan", daemon=True)
-        self._thread.start()
-        self.port = await asyncio.wrap_future(listening)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("routing: dialplan requests on http://%s:%d/route", self.host, self.port)
 
     async def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            await asyncio.to_thread(self._thread.join, 10.0)
-        self._loop = self._thread = None
-
-    def _run(self, listening: Future[int]) -> None:
-        """The door's thread: its own loop, serving until :meth:`stop`."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            server = loop.run_until_complete(
-                asyncio.start_server(self._serve, self.host, self.port))
-        except Exception as error:
-            listening.set_exception(error)
-            loop.close()
-            return
-        self._server = server
-        listening.set_result(int(server.sockets[0].getsockname()[1]))
-        try:
-            loop.run_forever()
-        finally:
-            server.close()
-            loop.run_until_complete(server.wait_closed())
-            loop.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
             self._server = None
-
-    async def _decide(self, request: RouteRequest) -> Decision:
-        bus_loop = self._bus_loop
-        assert bus_loop is not None
-        began = time.perf_counter()
-        try:
-            decision = self.routing.decide_locally(request)
-        except RuntimeError:  # the state changed under the reading: ask where it changes
-            decision = None
-        if decision is None:
-            return await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(self.routing.route(request), bus_loop))
-        bus_loop.call_soon_threadsafe(self.routing.settle, decision, request,
-                                      time.perf_counter() - began)
-        return decision
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -154,7 +100,7 @@ class DialplanDoor:
                 b"Asterisk Linkedid; format: text or json"
         request = self.routing.request_of(linkedid or f"http-{uuid.uuid4().hex}", caller,
                                           called)
-        decision = await self._decide(request)
+        decision = await self.routing.route(request)
         self.answered += 1
         if form == "json":
             return 200, "application/json", json.dumps(decision.to_json()).encode()

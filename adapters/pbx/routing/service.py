@@ -133,25 +133,6 @@ class RoutingService:
         self.journal(decision, cause)
         return decision
 
-    def decide_locally(self, request: RouteRequest) -> Decision | None:
-        """The decision from local state alone, with no bookkeeping; None when the CRM
-        must be asked first. Safe from another thread: it only reads the state (and
-        :meth:`settle` does the rest on the bus's loop)."""
-        phone = request.caller_e164
-        customer = self.directory.customers.get(phone) if phone else None
-        if customer is None and phone is not None and self._worth_asking(phone):
-            return None
-        return self.rules.decide(request, customer, dt.datetime.now(dt.UTC))
-
-    def settle(self, decision: Decision, request: RouteRequest, took: float) -> None:
-        """What :meth:`route` does after deciding, for a decision made by
-        :meth:`decide_locally`: the assignment kept, counted, timed, journaled."""
-        if decision.assignment is not None:
-            self.remember_assignment(decision, request)
-        self.decisions += 1
-        self.durations.append(took)
-        self.journal(decision)
-
     async def decide(self, request: RouteRequest, at: dt.datetime | None = None) -> Decision:
         now = at or dt.datetime.now(dt.UTC)
         phone = request.caller_e164

@@ -4,8 +4,6 @@ Asterisk's ``CURL()`` asks (one GET per connection)."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -92,52 +90,3 @@ def test_no_dialplan_port_unless_configured() -> None:
 
     assert adapter.dialplan is None
     assert door.answered == 0
-
-
-@ON_MEMORY
-async def test_the_dialplan_is_answered_while_the_bus_loop_is_busy(
-    door: tuple[str, list[Envelope]],
-) -> None:
-    """A burst of AMI events holds the bus's loop exactly when calls start: the door's
-    own thread answers from local state meanwhile, and the journal catches up after."""
-    url, decided = door
-    answered: list[tuple[str, float]] = []
-
-    def ask() -> None:
-        began = time.perf_counter()
-        line = httpx.get(f"{url}/route", params={"caller": "89161234567",
-                                                 "linkedid": "1764054000.99"})
-        answered.append((line.text, time.perf_counter() - began))
-
-    asking = threading.Thread(target=ask)
-    asking.start()
-    time.sleep(0.6)  # the bus's loop does nothing else for 0.6 s  # noqa: ASYNC251
-    asking.join()
-
-    [(line, took)] = answered
-    assert line == "extension,PJSIP/2001,owner"
-    assert took < 0.3
-    await eventually(lambda: any(e.payload["linkedid"] == "1764054000.99" for e in decided))
-
-
-@ON_MEMORY
-async def test_a_caller_the_crm_must_be_asked_about_is_decided_on_the_bus_loop(
-    make_bus: BusFactory,
-) -> None:
-    bus = await make_bus(start=False, source="pbx")
-    port = free_port()
-    adapter = PbxAdapter(ami_settings(1, routing={
-        "crm_lookup": True, "crm_timeout_ms": 50, "dialplan_port": port}), bus)
-    await bus.start()
-    await adapter.routing.start()
-    assert adapter.dialplan is not None
-    await adapter.dialplan.start()
-    try:
-        async with httpx.AsyncClient() as client:
-            answer = await client.get(f"http://127.0.0.1:{port}/route",
-                                      params={"caller": "+79990001122", "format": "json"})
-    finally:
-        await adapter.stop()
-
-    assert answer.status_code == 200
-    assert answer.json()["reason"].startswith("CRM did not answer within 50 ms")
