@@ -56,6 +56,30 @@ def ensure_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
         metadata.create_all(engine)  # sees them now; a real error raises again
 
 
+def upsert(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+) -> None:
+    """Insert ``rows``, replacing the columns of those whose primary key exists already:
+    safe when several processes write the same row at once (a delete then insert is not).
+    PostgreSQL and SQLite; the rows must carry the whole primary key."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    keys = [column.name for column in table.primary_key.columns]
+    if connection.dialect.name == "postgresql":
+        on_postgres = postgresql.insert(table)
+        statement: sa.Executable = on_postgres.on_conflict_do_update(
+            index_elements=keys, set_={name: on_postgres.excluded[name]
+                                       for name in rows[0] if name not in keys})
+    else:
+        on_sqlite = sqlite.insert(table)
+        statement = on_sqlite.on_conflict_do_update(
+            index_elements=keys, set_={name: on_sqlite.excluded[name]
+                                       for name in rows[0] if name not in keys})
+    connection.execute(statement, rows)
+
+
 def insert_or_ignore(
     connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
 ) -> None:

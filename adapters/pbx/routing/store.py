@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from adapters.pbx.routing.directory import Assignment, CustomerRef, Directory, ManagerRef
 from adapters.pbx.routing.presence import AgentStatus, PresenceBoard
-from bus.db import ensure_tables
+from bus.db import ensure_tables, upsert
 
 __all__ = ["RoutingStore"]
 
@@ -94,22 +94,22 @@ class RoutingStore:
             if phones:
                 db.execute(customers.delete().where(customers.c.phone.in_(phones)))
                 db.execute(assignments.delete().where(assignments.c.phone.in_(phones)))
-                db.execute(customers.insert(), [
-                    {"phone": r.phone, "customer_id": r.customer_id, "segment": r.segment,
-                     "manager_id": r.manager_id, "source": r.source} for r in refs])
+                # every routing process writes the same change (per-instance
+                # subscriptions): an upsert, so two at once never clash on the phone
+                upsert(db, customers, list({r.phone: {
+                    "phone": r.phone, "customer_id": r.customer_id, "segment": r.segment,
+                    "manager_id": r.manager_id, "source": r.source} for r in refs}.values()))
 
     def save_manager(self, manager: ManagerRef) -> None:
         row = {"name": manager.name, "extension": manager.extension,
                "queues": json.dumps(list(manager.queues)), "region": manager.region,
                "active": manager.active}
         with self.engine.begin() as db:
-            db.execute(managers.delete().where(managers.c.id == manager.id))
-            db.execute(managers.insert(), [{"id": manager.id, **row}])
+            upsert(db, managers, [{"id": manager.id, **row}])
 
     def save_assignment(self, assignment: Assignment) -> None:
         with self.engine.begin() as db:
-            db.execute(assignments.delete().where(assignments.c.phone == assignment.phone))
-            db.execute(assignments.insert(), [{
+            upsert(db, assignments, [{
                 "phone": assignment.phone, "manager_id": assignment.manager_id,
                 "linkedid": assignment.linkedid, "assigned_at": assignment.assigned_at}])
 
