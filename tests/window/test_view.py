@@ -53,7 +53,10 @@ async def test_a_backend_that_never_answers_costs_only_its_section(
     assert billing["data"] is None and view["complete"] is False
     assert window.backends.asked["billing"] == 1  # it was asked, it just never answered
     assert view["sections"]["crm"]["status"] == "fresh"
-    assert 0.4 <= elapsed < 0.4 + 0.4, elapsed  # slack for a loaded machine
+    assert elapsed >= 0.4
+    # the gather itself: the deadline plus slack for a loaded machine (the request's wall
+    # time also pays one-time costs, e.g. the first parse of a Russian number)
+    assert 400 <= view["elapsed_ms"] < 400 + 400, view["elapsed_ms"]
 
 
 async def test_a_slow_backend_past_its_deadline_does_not_hold_the_others(
