@@ -199,7 +199,8 @@ def timestamp_of(value: Any) -> str | None:
     if isinstance(value, int | float):
         try:
             moment = datetime.fromtimestamp(value / 1000, tz=UTC)
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(value) % 1000:03d}Z"
+            # isoformat pads the year to four digits (strftime's %Y does not before 1000)
+            return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         except _OUT_OF_RANGE:
             return None
     if isinstance(value, str) and _TIMESTAMP.match(value):
