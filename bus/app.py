@@ -34,6 +34,7 @@ from bus.delivery.retry import RetryPolicy
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
 from bus.envelope import Envelope, decode, encode
+from bus.errors import EsbError
 from bus.observability import QUEUE_STATS_TIMEOUT, Observability
 from bus.router import Router, Subscription
 from bus.settings import Settings, load_settings
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 Validator = Callable[[str, Mapping[str, Any]], None]
 T = TypeVar("T")
+
+PAUSE_GRACE_SECONDS = 10.0
+"""How long :meth:`Bus.pause` lets deliveries already handed over finish."""
 
 
 class Bus:
@@ -92,6 +96,7 @@ class Bus:
         self._dependencies: dict[type, object] = {}
         self._workers: list[SubscriptionWorker] = []
         self._dlq_consumers: list[Consumer] = []
+        self._paused: set[str] = set()
         self._relay = OutboxRelay(self.engine, self.transport, self.settings.exchange)
         self._replies = ReplyWaiter(
             self.transport, f"{self.settings.queue_prefix}.reply.{self.settings.instance}"
@@ -163,6 +168,7 @@ class Bus:
                 "ordered": subscription.ordered,
                 "per_instance": subscription.per_instance,
                 "reply_type": subscription.reply_type,
+                "paused": subscription.name in self._paused,
             }
             stats = answers.get(spec.name)
             if isinstance(stats, QueueStats):
@@ -194,7 +200,7 @@ class Bus:
             prefetch = self.settings.delivery.prefetch
             for subscription in self.subscriptions:
                 worker = SubscriptionWorker(self, subscription, self.queue_name(subscription))
-                await worker.start(prefetch)
+                await worker.start(prefetch, paused=subscription.name in self._paused)
                 self._workers.append(worker)
                 dlq = dead_letter_queue(worker.queue)
                 self._dlq_consumers.append(
@@ -229,6 +235,41 @@ class Bus:
         self.observability.stop()
         self.running = False
 
+    # -- pausing subscriptions -------------------------------------------------
+
+    @property
+    def paused(self) -> frozenset[str]:
+        """The names of the subscriptions :meth:`pause` paused."""
+        return frozenset(self._paused)
+
+    async def pause(self, *names: str, grace: float = PAUSE_GRACE_SECONDS) -> None:
+        """Stop handing the messages of these subscriptions to their handlers.
+
+        Their queues stay, bound: new messages wait there (counted in the depth,
+        neither lost nor dead-lettered) until :meth:`resume`. Deliveries already
+        handed over finish within ``grace`` seconds; those not started by then go
+        back to the queue. A reconnect keeps them paused; subscriptions paused
+        before :meth:`start` start paused. Idempotent.
+        """
+        self._known(names)
+        self._paused.update(names)
+        await asyncio.gather(*(worker.pause(grace) for worker in self._workers
+                               if worker.subscription.name in names))
+        log.info("paused subscriptions %s", ", ".join(sorted(names)))
+
+    async def resume(self, *names: str) -> None:
+        """Hand these paused subscriptions' messages to their handlers again."""
+        self._known(names)
+        self._paused.difference_update(names)
+        await asyncio.gather(*(worker.resume() for worker in self._workers
+                               if worker.subscription.name in names))
+        log.info("resumed subscriptions %s", ", ".join(sorted(names)))
+
+    def _known(self, names: Sequence[str]) -> None:
+        unknown = set(names) - {subscription.name for subscription in self.subscriptions}
+        if unknown:
+            raise LookupError(f"no subscription named {', '.join(sorted(unknown))}")
+
     async def __aenter__(self) -> Self:
         await self.start()
         return self
@@ -248,8 +289,6 @@ class Bus:
             self._validate(envelope)
 
     def _validate(self, envelope: Envelope) -> None:
-        from bus.errors import EsbError
-
         try:
             self._validator(envelope.type, envelope.payload)
         except EsbError as error:
@@ -258,8 +297,6 @@ class Bus:
 
     def decode(self, body: bytes, *, message_id: str | None = None) -> Envelope:
         """Bytes from the broker to a checked envelope (consume side)."""
-        from bus.errors import EsbError
-
         limit = self.settings.delivery.max_message_bytes
         try:
             if body[:64].lstrip().startswith(b"<"):
@@ -274,12 +311,17 @@ class Bus:
         return envelope
 
     def outgoing(self, envelope: Envelope, **extra_headers: str) -> OutgoingMessage:
+        return self._message(envelope, extra_headers)
+
+    def _message(self, envelope: Envelope, extra_headers: Mapping[str, str], *,
+                 reply_to: str | None = None, transient: bool = False) -> OutgoingMessage:
         headers: dict[str, Any] = {**envelope.headers, **extra_headers}
         if envelope.key:
             headers["x-esb-key"] = envelope.key
         return OutgoingMessage(
             body=encode(envelope), routing_key=envelope.type, message_id=envelope.id,
             headers=headers, correlation_id=envelope.correlation_id, type=envelope.type,
+            reply_to=reply_to, transient=transient,
         )
 
     async def publish(self, envelope: Envelope) -> None:
@@ -315,19 +357,26 @@ class Bus:
         self, type: str, payload: Mapping[str, Any], *, timeout: float = 2.0,
         correlation_id: str = "",
     ) -> Envelope:
-        """Publish a request and wait for its reply until the deadline."""
+        """Publish a request and wait for its reply until the deadline.
+
+        Request and reply are transient (:attr:`OutgoingMessage.transient`): neither is
+        written to disk nor waits for a publisher confirm; one lost costs the deadline."""
         envelope = Envelope(type=type, payload=payload, source=self.source,
                             correlation_id=correlation_id)
         self.validate(envelope)
-        future = self._replies.expect(envelope.id)
         began = time.time()
-        with self.tracing.publish_span(envelope, self.settings.exchange) as span:
-            deadline = f"{began + timeout:.3f}"
-            message = self.outgoing(envelope, **span.headers, **{DEADLINE_HEADER: deadline})
-            message = OutgoingMessage(**{**_fields(message), "reply_to": self._replies.queue})
-            await self.transport.publish(self.settings.exchange, message)
+        future = self._replies.expect(envelope.id, timeout)
+        try:
+            with self.tracing.publish_span(envelope, self.settings.exchange) as span:
+                message = self._message(
+                    envelope, {**span.headers, DEADLINE_HEADER: f"{began + timeout:.3f}"},
+                    reply_to=self._replies.queue, transient=True)
+                await self.transport.publish(self.settings.exchange, message)
+        except BaseException:
+            self._replies.forget(envelope.id)
+            raise
         self.observability.published(envelope, span.trace_id, began)
-        reply = await self._replies.wait(envelope.id, future, timeout)
+        reply = await self._replies.wait(envelope.id, future)
         return self.decode(reply.body, message_id=reply.message_id)
 
     # -- bookkeeping used by workers -------------------------------------------
@@ -360,10 +409,6 @@ class Bus:
         self.note(record.message_id, "replayed", record.queue, record.attempts, 0.0,
                   detail=f"dead letter {record.id} replayed by {by}")
         self._relay.poke()
-
-
-def _fields(message: OutgoingMessage) -> dict[str, Any]:
-    return {name: getattr(message, name) for name in message.__slots__}
 
 
 def _decode_xml(body: bytes, max_bytes: int) -> Envelope:

@@ -20,8 +20,10 @@ _STATS_TIMEOUT = 2.0
 
 async def queue_stats(bus: Bus) -> dict[str, dict[str, Any]]:
     """Depth and consumer count of every subscription queue and its dead-letter queue
-    (one batch question to the broker)."""
+    (one batch question to the broker), and whether the subscription is paused."""
     names = [bus.queue_name(subscription) for subscription in bus.subscriptions]
+    paused = {bus.queue_name(subscription) for subscription in bus.subscriptions
+              if subscription.name in bus.paused}
     asked = [*names, *(dead_letter_queue(name) for name in names)]
     try:
         found = await asyncio.wait_for(bus.transport.queue_stats_many(asked), _STATS_TIMEOUT)
@@ -38,8 +40,8 @@ async def queue_stats(bus: Bus) -> dict[str, dict[str, Any]]:
     for name in names:
         main, dead = one(name), one(dead_letter_queue(name))
         queues[name] = {"queue": name, "depth": main["depth"], "consumers": main["consumers"],
-                        "dlq_depth": dead["depth"], **({"error": main["error"]}
-                                                       if "error" in main else {})}
+                        "dlq_depth": dead["depth"], "paused": name in paused,
+                        **({"error": main["error"]} if "error" in main else {})}
     return queues
 
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from bus.adapters import AdapterHost
-from bus.adapters.host import start_adapter, stop_adapter
+from bus.adapters.host import start_adapter, stop_adapter, subscriptions_of
+from bus.adapters.registry import LoadedAdapter
 from bus.api.audit import note
 from bus.api.auth import current_principal
 
@@ -16,10 +17,17 @@ router = APIRouter(tags=["adapters"])
 
 @router.get("/adapters")
 async def list_adapters(request: Request) -> dict[str, Any]:
-    """Every discovered adapter: loaded, failed (with the error) or running, with health."""
+    """Every discovered adapter: loaded, failed (with the error), running or stopped, with
+    health and its subscriptions (``paused`` while it is stopped)."""
     host: AdapterHost = request.app.state.adapters
     await host.refresh_health()
-    return {"adapters": [loaded.to_json() for loaded in host.adapters]}
+    return {"adapters": [_shown(host, loaded) for loaded in host.adapters]}
+
+
+def _shown(host: AdapterHost, loaded: LoadedAdapter) -> dict[str, Any]:
+    paused = host.bus.paused
+    return {**loaded.to_json(), "subscriptions": [
+        {"name": name, "paused": name in paused} for name in subscriptions_of(host, loaded)]}
 
 
 AdapterName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
@@ -30,14 +38,16 @@ _LIFECYCLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/adapters/{name}/stop", responses=_LIFECYCLE_RESPONSES)
 async def stop(name: AdapterName, request: Request) -> dict[str, Any]:
-    """Stop a running adapter (its connections and pollers); the bus and the other adapters
-    go on. Audited as ``adapter.stop``."""
+    """Stop a running adapter: its subscriptions are paused (their messages wait in their
+    queues), then its connections and pollers stopped; the bus and the other adapters go
+    on. Audited as ``adapter.stop``."""
     return await _change(request, name, "stop")
 
 
 @router.post("/adapters/{name}/start", responses=_LIFECYCLE_RESPONSES)
 async def start(name: AdapterName, request: Request) -> dict[str, Any]:
-    """Start again an adapter stopped through the API. Audited as ``adapter.start``."""
+    """Start again an adapter stopped through the API and resume its subscriptions (their
+    backlog drains). Audited as ``adapter.start``."""
     return await _change(request, name, "start")
 
 
@@ -51,4 +61,4 @@ async def _change(request: Request, name: str, action: Literal["stop", "start"]
         raise HTTPException(404, f"no adapter {name!r}")
     if isinstance(outcome, str):
         raise HTTPException(409, f"adapter {name!r} is {outcome}")
-    return outcome.to_json()
+    return _shown(host, outcome)

@@ -58,8 +58,13 @@ class SubscriptionWorker:
         self._idle: set[int] = set()
         self._in_flight: dict[str, tuple[int, int]] = {}
         """Message id -> (its lane, copies queued or being processed)."""
+        self.paused = False
+        self._giving_back = False
+        """Paused past the grace: deliveries not started yet go back to the queue."""
 
-    async def start(self, prefetch: int) -> None:
+    async def start(self, prefetch: int, *, paused: bool = False) -> None:
+        """Start the lanes and (unless ``paused``) consuming."""
+        self.paused = paused
         for index in range(self.subscription.concurrency):
             lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
             self._lanes.append(lane)
@@ -68,7 +73,57 @@ class SubscriptionWorker:
             self._lane_tasks.append(asyncio.get_running_loop().create_task(
                 self._drain(index), name=f"{self.queue}-lane-{index}"))
         self._consumer = await self.bus.transport.consume(
-            self.queue, self._enqueue, prefetch=prefetch)
+            self.queue, self._enqueue, prefetch=prefetch, paused=paused)
+
+    async def pause(self, grace: float) -> None:
+        """Take no more deliveries (they wait in the queue); finish the ones handed over
+        within ``grace`` seconds, then give back those not started (requeued)."""
+        if self.paused:
+            return
+        self.paused = True
+        if self._consumer is not None:
+            await self._consumer.pause()
+        if await self._settled_within(grace):
+            return
+        self._giving_back = True
+        await self._give_back_waiting()
+        if not await self._settled_within(grace):
+            log.warning("%s: paused with %d deliveries still being handled; they are settled "
+                        "when their handlers return", self.queue, sum(self._load))
+
+    async def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = self._giving_back = False
+        if self._consumer is not None:
+            await self._consumer.resume()
+
+    async def _settled_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while any(self._load):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def _give_back_waiting(self) -> None:
+        """Requeue the deliveries waiting in the lanes, not yet taken into a batch."""
+        waiting: list[Delivery] = []
+        for index, lane in enumerate(self._lanes):
+            taken = [lane.get_nowait() for _ in range(lane.qsize())]
+            deliveries = [delivery for delivery in taken if delivery is not None]
+            if deliveries:
+                self._done(index, deliveries)
+                waiting += deliveries
+        for delivery in waiting:
+            await self._give_back(delivery)
+
+    async def _give_back(self, delivery: Delivery) -> None:
+        try:
+            await delivery.nack(requeue=True)
+        except Exception as error:  # the broker hands it back when the consumer goes
+            log.warning("%s: could not requeue %s on pause: %s", self.queue,
+                        delivery.message_id, error)
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -138,7 +193,10 @@ class SubscriptionWorker:
             except Exception as error:  # the look-up is retried per message below
                 log.warning("%s: batch look-up of processed ids failed: %s", self.queue, error)
         for delivery in deliveries:
-            await self.process(delivery, seen=seen)
+            if self._giving_back:  # paused meanwhile, past its grace
+                await self._give_back(delivery)
+            else:
+                await self.process(delivery, seen=seen)
 
     async def process(self, delivery: Delivery, *, seen: set[str] | None = None) -> None:
         """Handle one delivery to the end; never raises.
@@ -233,7 +291,7 @@ class SubscriptionWorker:
         self.bus.validate(reply)
         await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
             body=encode(reply), routing_key=reply.type, message_id=reply.id,
-            correlation_id=delivery.message_id, type=reply.type,
+            correlation_id=delivery.message_id, type=reply.type, transient=True,
         ))
 
     async def _failed(
@@ -274,5 +332,6 @@ class SubscriptionWorker:
         await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
             body=b"{}", routing_key="error", message_id=f"{delivery.message_id}.error",
             correlation_id=delivery.message_id, headers={ERROR_HEADER: reason[:1000]},
+            transient=True,
         ))
 

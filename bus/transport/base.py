@@ -64,6 +64,10 @@ class OutgoingMessage:
     correlation_id: str | None = None
     reply_to: str | None = None
     type: str | None = None
+    transient: bool = False
+    """A request or a reply, worth nothing after its deadline: a broker may keep it in
+    memory only and the send need not wait for its confirm (a lost one costs the
+    deadline, which the caller has anyway). Events are never transient."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,20 @@ class Consumer(abc.ABC):
     async def cancel(self) -> None:
         """Stop receiving; unsettled deliveries go back to the queue."""
 
+    @abc.abstractmethod
+    async def pause(self) -> None:
+        """Stop receiving and keep the queue: new messages wait in it.
+
+        The broker stops handing messages to this consumer (RabbitMQ
+        ``basic.cancel``) and it stops counting as one of the queue's consumers;
+        what it took but has not handed to the callback yet goes back to the
+        queue. Deliveries already handed over stay settleable. Idempotent.
+        """
+
+    @abc.abstractmethod
+    async def resume(self) -> None:
+        """Receive again after :meth:`pause` (a reconnect meanwhile keeps it paused)."""
+
 
 class Transport(abc.ABC):
     """A broker backend, chosen by the scheme of the broker URL."""
@@ -214,9 +232,12 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def consume(
-        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
+        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100,
+        paused: bool = False,
     ) -> Consumer:
-        """Call ``callback`` for each message; at most ``prefetch`` unsettled at once."""
+        """Call ``callback`` for each message; at most ``prefetch`` unsettled at once.
+
+        ``paused``: the consumer starts paused (nothing delivered until ``resume``)."""
 
     @abc.abstractmethod
     async def queue_stats(self, queue: str) -> QueueStats: ...

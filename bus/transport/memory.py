@@ -169,7 +169,8 @@ class _MemoryDelivery(Delivery):
 
 class _MemoryConsumer(Consumer):
     def __init__(
-        self, broker: _Broker, queue_name: str, callback: DeliveryCallback, prefetch: int
+        self, broker: _Broker, queue_name: str, callback: DeliveryCallback, prefetch: int,
+        *, paused: bool = False,
     ) -> None:
         self.broker = broker
         self.queue_name = queue_name
@@ -177,6 +178,7 @@ class _MemoryConsumer(Consumer):
         self.prefetch = prefetch
         self.unsettled: set[_MemoryDelivery] = set()
         self.running = True
+        self.paused = paused
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def release(self, delivery: _MemoryDelivery) -> bool:
@@ -189,9 +191,10 @@ class _MemoryConsumer(Consumer):
         return True
 
     def _can_take(self, queue: _Queue) -> bool:
-        return not self.running or (bool(queue.ready) and len(self.unsettled) < self.prefetch
-                                    and (not queue.spec.single_active_consumer
-                                         or queue.attached[0] is self))
+        if not self.running or self.paused:
+            return True
+        return (bool(queue.ready) and len(self.unsettled) < self.prefetch
+                and (not queue.spec.single_active_consumer or queue.attached[0] is self))
 
     async def _run(self) -> None:
         queue = self.broker.queue(self.queue_name)
@@ -201,20 +204,37 @@ class _MemoryConsumer(Consumer):
             while True:
                 while not self._can_take(queue):
                     await _wait(queue)
-                if not self.running:
+                if not self.running or self.paused:
                     return
                 delivery = _MemoryDelivery(self, queue.ready.popleft())
                 self.unsettled.add(delivery)
                 await self.callback(delivery)
         finally:
             queue.consumers -= 1
-            if self.running:  # died, not cancelled (cancel detaches after giving back)
+            if self.running:  # died or paused, not cancelled (cancel detaches after giving back)
                 self._detach(queue)
 
     def _detach(self, queue: _Queue) -> None:
         if self in queue.attached:
             queue.attached.remove(self)
             _notify(queue)  # the next consumer may be the active one now
+
+    async def pause(self) -> None:
+        """Leave the queue (a single active consumer's turn passes on); deliveries held
+        stay settleable."""
+        if not self.running or self.paused:
+            return
+        self.paused = True
+        queue = self.broker.queues.get(self.queue_name)
+        if queue is not None:
+            _notify(queue)
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def resume(self) -> None:
+        if not self.running or not self.paused:
+            return
+        self.paused = False
+        self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def cancel(self) -> None:
         if not self.running:
@@ -306,10 +326,11 @@ class MemoryTransport(Transport):
             broker.put(queue, _Stored(message))
 
     async def consume(
-        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
+        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100,
+        paused: bool = False,
     ) -> Consumer:
         self.broker.queue(queue)
-        consumer = _MemoryConsumer(self.broker, queue, callback, prefetch)
+        consumer = _MemoryConsumer(self.broker, queue, callback, prefetch, paused=paused)
         self._consumers.append(consumer)
         return consumer
 

@@ -74,7 +74,8 @@
           number(entry.error_rate)),
         h("td", { class: "latency num" }, number(entry.latency_ms, 1)),
         h("td", { class: "depth num" }, entry.depth ?? "–"),
-        h("td", { class: "consumers num" }, entry.consumers ?? "–"),
+        h("td", { class: `consumers num${entry.paused ? " paused" : ""}` },
+          entry.paused ? `paused (${entry.consumers ?? "–"})` : entry.consumers ?? "–"),
         h("td", { class: `dlq-depth num${entry.dlq_depth > 0 ? " bad" : ""}` },
           entry.dlq_depth ?? "–"),
         h("td", { class: "totals" }, Object.entries(entry.totals)
@@ -105,7 +106,9 @@
     try {
       const now = await api(`/v1/adapters/${encodeURIComponent(name)}/${action}`,
                             { method: "POST" });
-      result.textContent = `${name}: ${now.state}`;
+      const paused = (now.subscriptions || []).filter((s) => s.paused).length;
+      result.textContent = `${name}: ${now.state}` +
+        (paused ? `, ${paused} subscription${paused === 1 ? "" : "s"} paused` : "");
       result.className = `status ${now.state === "running" || action === "stop" ? "good" : "bad"}`;
     } catch (error) {
       result.textContent = `${name} not ${action === "stop" ? "stopped" : "started"}: ${error.message}`;

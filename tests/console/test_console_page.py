@@ -10,6 +10,7 @@ import httpx
 import orjson
 import pytest
 
+from bus.adapters.host import subscriptions_of
 from bus.envelope import Envelope
 from bus.errors import PermanentError
 from bus.router import Router
@@ -233,16 +234,23 @@ async def test_an_adapter_is_stopped_and_started_again_from_the_console(
     window = page.locator('#adapters tr[data-adapter="window"]')
     await expect(window.locator(".state")).to_have_text("running")
 
+    [loaded] = [a for a in served.host.adapters if a.name == "window"]
+    subscriptions = subscriptions_of(served.host, loaded)
+    assert subscriptions  # the window's cache invalidation and screen pops
+
     await window.locator("button.adapter-stop").click()
-    await expect(page.locator("#adapter-result")).to_have_text("window: stopped")
+    await expect(page.locator("#adapter-result")).to_have_text(
+        f"window: stopped, {len(subscriptions)} subscription"
+        f"{'' if len(subscriptions) == 1 else 's'} paused")
     await expect(window.locator(".state")).to_have_text("stopped")
     await expect(window.locator(".health")).to_have_text("unhealthy")
-    [loaded] = [a for a in served.host.adapters if a.name == "window"]
     assert loaded.state == "stopped"
+    assert served.host.bus.paused == set(subscriptions)
 
     await window.locator("button.adapter-start").click()
     await expect(page.locator("#adapter-result")).to_have_text("window: running")
     await expect(window.locator(".state")).to_have_text("running")
     assert loaded.state == "running"
+    assert served.host.bus.paused == set()
     await expect(page.locator('#adapters tr[data-adapter="console"] .state')).to_have_text(
         "running")

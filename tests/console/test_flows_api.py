@@ -80,6 +80,29 @@ async def test_flows_count_messages_per_type_and_subscription_with_depths_and_he
 
 
 @on_memory
+async def test_a_paused_subscription_shows_paused_with_its_waiting_messages(
+    serve: ServeFactory,
+) -> None:
+    router, seen = counting_router()
+    served = await serve(router)
+    queue = served.bus.queue_name(served.bus.subscriptions[0])
+    await served.bus.pause("things")
+    for n in range(3):
+        await served.bus.emit(THING, {"n": str(n)})
+
+    async with httpx.AsyncClient(base_url=served.url, timeout=10, headers=served.key) as client:
+        paused = by((await client.get("/v1/flows")).json()["subscriptions"],
+                    "subscription")[queue]
+        await served.bus.resume("things")
+        await eventually(lambda: len(seen) == 3)
+        resumed = by((await client.get("/v1/flows")).json()["subscriptions"],
+                     "subscription")[queue]
+
+    assert (paused["paused"], paused["depth"], paused["consumers"]) == (True, 3, 0)
+    assert (resumed["paused"], resumed["depth"], resumed["consumers"]) == (False, 0, 1)
+
+
+@on_memory
 async def test_pages_and_their_files_are_served_offline(serve: ServeFactory) -> None:
     served = await serve(components=("console",))
     async with httpx.AsyncClient(base_url=served.url, timeout=10) as client:

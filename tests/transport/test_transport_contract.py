@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -303,6 +304,22 @@ async def test_send_to_queue_bypasses_routing_and_can_be_delayed(
     assert [d.message_id for d in inbox.deliveries] == ["m-2", "m-1"]
     assert time.monotonic() - sent_at >= 0.25
     assert await drained(transport, other) == 0
+
+
+async def test_transient_messages_arrive_routed_and_sent_straight_to_a_queue(
+    transport: Transport, exchange: str, unique: str
+) -> None:
+    """Requests and replies are transient: not persisted, no confirm awaited; still delivered."""
+    queue = await declared(transport, exchange, f"{unique}.q", "test.thing.*.v1")
+    inbox = Inbox()
+    await transport.consume(queue, inbox)
+    for n in range(50):
+        await transport.publish(exchange, replace(message(n), transient=True))
+    await transport.send_to_queue(queue, replace(message("direct"), transient=True))
+    received = await inbox.wait_for(51)
+    assert sorted(d.message_id for d in received) == sorted(
+        [f"m-{n}" for n in range(50)] + ["m-direct"])
+    assert received[0].body == b'{"n": "0"}'
 
 
 async def test_queue_stats_count_ready_messages_and_consumers(

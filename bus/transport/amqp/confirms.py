@@ -23,6 +23,7 @@ from bus.transport.base import OutgoingMessage
 __all__ = ["ConfirmingPublisher", "properties_for"]
 
 PERSISTENT = 2
+TRANSIENT = 1
 
 
 def properties_for(message: OutgoingMessage, headers: Mapping[str, Any]) -> Any:
@@ -33,7 +34,7 @@ def properties_for(message: OutgoingMessage, headers: Mapping[str, Any]) -> Any:
         type=message.type,
         content_type=message.content_type,
         headers=dict(headers),
-        delivery_mode=PERSISTENT,
+        delivery_mode=TRANSIENT if message.transient else PERSISTENT,
     )
 
 

@@ -135,21 +135,20 @@ class AmqpConsumer(Consumer):
         self.channel: Channel | None = None
         self.acks: AckBatcher | None = None
         self.cancelled = False
+        self.paused = False
         self._tag = ""
-        self._inbox: asyncio.Queue[_Incoming | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[_Incoming | asyncio.Event | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, connection: Any) -> None:
-        """Open a channel, set the prefetch and subscribe (again, after a reconnect)."""
+        """Open a channel, set the prefetch and subscribe (again, after a reconnect),
+        unless paused: then the channel waits for :meth:`resume`."""
         channel = await Channel.open(connection)
         acks = AckBatcher(channel)
         try:
             await channel.call(channel.raw.basic_qos, prefetch_count=self.prefetch)
-            ok = await channel.call(
-                channel.raw.basic_consume,
-                queue=self.queue,
-                on_message_callback=functools.partial(self._on_message, acks),
-            )
+            if not self.paused:
+                await self._subscribe(channel, acks)
         except BaseException:
             await _quietly_close(channel)
             raise
@@ -157,10 +156,46 @@ class AmqpConsumer(Consumer):
             await _quietly_close(channel)
             return
         channel.raw.add_on_cancel_callback(self._cancelled_by_broker)
-        self._tag = ok.method.consumer_tag
         self.channel, self.acks = channel, acks
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _subscribe(self, channel: Channel, acks: AckBatcher) -> None:
+        ok = await channel.call(
+            channel.raw.basic_consume,
+            queue=self.queue,
+            on_message_callback=functools.partial(self._on_message, acks),
+        )
+        self._tag = ok.method.consumer_tag
+
+    async def pause(self) -> None:
+        """``basic.cancel`` on the open channel: the queue stays and keeps its messages;
+        deliveries held stay ackable on this channel. Returns once every message that
+        arrived before the cancel-ok has been handed to the callback."""
+        if self.cancelled or self.paused:
+            return
+        self.paused = True
+        channel = self.channel
+        if channel is not None and channel.is_open and self._tag in channel.raw.consumer_tags:
+            try:
+                await channel.call(channel.raw.basic_cancel, consumer_tag=self._tag)
+            except (TransportError, LookupError) as error:
+                log.debug("pausing the consumer of %s: %r", self.queue, error)
+        task = self._task
+        if self.cancelled or task is None or task.done() or task is asyncio.current_task():
+            return
+        handed_over = asyncio.Event()
+        self._inbox.put_nowait(handed_over)
+        await handed_over.wait()
+
+    async def resume(self) -> None:
+        """``basic.consume`` again; with the channel lost, the reconnect subscribes."""
+        if self.cancelled or not self.paused:
+            return
+        self.paused = False
+        channel, acks = self.channel, self.acks
+        if channel is not None and acks is not None and channel.is_open:
+            await self._subscribe(channel, acks)
 
     def _on_message(self, acks: AckBatcher, _raw: Any, method: Any, properties: Any,
                     body: bytes) -> None:
@@ -173,6 +208,9 @@ class AmqpConsumer(Consumer):
     async def _run(self) -> None:
         while True:
             incoming = await self._inbox.get()
+            if isinstance(incoming, asyncio.Event):
+                incoming.set()  # everything before it is handed over (pause)
+                continue
             if incoming is None or self.cancelled:
                 return
             if not incoming[0].channel.is_open:

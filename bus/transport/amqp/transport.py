@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from pika.exceptions import (
     AMQPChannelError,
     AMQPConnectionError,
+    AMQPError,
     ChannelClosed,
     ConnectionClosed,
     StreamLostError,
@@ -33,7 +34,12 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential, w
 
 from bus.errors import TransportError
 from bus.transport.amqp.confirms import ConfirmingPublisher, properties_for
-from bus.transport.amqp.connection import Channel, close_connection, open_connection
+from bus.transport.amqp.connection import (
+    Channel,
+    broker_error,
+    close_connection,
+    open_connection,
+)
 from bus.transport.amqp.consumer import ROUTING_KEY_HEADER, AmqpConsumer
 from bus.transport.base import (
     Consumer,
@@ -96,6 +102,8 @@ class AmqpTransport(Transport):
         self._closed: asyncio.Future[None] | None = None
         self._admin: Channel | None = None
         self._publisher: ConfirmingPublisher | None = None
+        self._transient: Channel | None = None
+        """Transient messages (requests, replies) go out here: not in confirm mode."""
         self._reopening = asyncio.Lock()
         self._consumers: list[AmqpConsumer] = []
         self._reconnecting: asyncio.Task[None] | None = None
@@ -171,6 +179,7 @@ class AmqpTransport(Transport):
             await consumer.cancel()
         connection, closed = self._connection, self._closed
         self._connection = self._closed = self._admin = self._publisher = None
+        self._transient = None
         if connection is not None and closed is not None:
             await close_connection(connection, closed)
 
@@ -231,8 +240,9 @@ class AmqpTransport(Transport):
 
     async def _declare_queue(self, spec: QueueSpec, exchange: str | None) -> None:
         channel = await self._admin_channel()
-        lifetime = {"durable": not spec.exclusive, "exclusive": spec.exclusive,
-                    "auto_delete": spec.exclusive}
+        # Not auto-delete: an exclusive queue goes with its connection anyway, and a
+        # paused subscription (basic.cancel of its only consumer) must keep it.
+        lifetime = {"durable": not spec.exclusive, "exclusive": spec.exclusive}
         if spec.dead_letter:
             quorum = spec.quorum and not spec.exclusive
             dead_arguments = {"x-queue-type": "quorum"} if quorum else {}
@@ -294,6 +304,9 @@ class AmqpTransport(Transport):
     # -- messages ----------------------------------------------------------------
 
     async def publish(self, exchange: str, message: OutgoingMessage) -> None:
+        if message.transient:
+            await self._send_transient(exchange, message.routing_key, message)
+            return
         await (await self._send(exchange, message.routing_key, message))
 
     async def publish_many(self, exchange: str, messages: Sequence[OutgoingMessage]) -> None:
@@ -313,12 +326,35 @@ class AmqpTransport(Transport):
 
     async def send_to_queue(self, queue: str, message: OutgoingMessage, delay: float = 0) -> None:
         target = queue if delay <= 0 else await self._tier_for(queue, delay)
-        await (await self._send("", target, message, **{ROUTING_KEY_HEADER: message.routing_key}))
+        routed = {ROUTING_KEY_HEADER: message.routing_key}
+        if message.transient:
+            await self._send_transient("", target, message, **routed)
+            return
+        await (await self._send("", target, message, **routed))
+
+    async def _send_transient(self, exchange: str, routing_key: str,
+                              message: OutgoingMessage, **headers: Any) -> None:
+        """Publish on the channel without confirms: no confirm frame per message for
+        RabbitMQ to send and this process to read, no window slot to wait for. A
+        message the broker cannot route is lost (as a lost one, it costs its deadline)."""
+        channel = self._transient
+        if channel is None or not channel.is_open:
+            async with self._reopening:
+                if self._transient is None or not self._transient.is_open:
+                    self._transient = await Channel.open(self._open_connection())
+                channel = self._transient
+        try:
+            channel.raw.basic_publish(exchange, routing_key, message.body, properties_for(
+                message, {**message.headers, **headers} if headers else message.headers))
+        except AMQPError as error:
+            raise broker_error(error) from None
 
     async def consume(
-        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
+        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100,
+        paused: bool = False,
     ) -> Consumer:
         consumer = AmqpConsumer(self, queue, callback, prefetch)
+        consumer.paused = paused  # then it opens its channel without basic.consume
         await consumer.start(self._open_connection())
         self._consumers.append(consumer)
         return consumer

@@ -129,7 +129,8 @@ class SqlDelivery(Delivery):
 
 class SqlConsumer(Consumer):
     def __init__(self, transport: SqlTransport, queue: str, callback: DeliveryCallback,
-                 prefetch: int, *, dead_letters: bool, single_active: bool = False) -> None:
+                 prefetch: int, *, dead_letters: bool, single_active: bool = False,
+                 paused: bool = False) -> None:
         self.transport = transport
         self.queue = queue
         self.callback = callback
@@ -143,6 +144,12 @@ class SqlConsumer(Consumer):
         self.unsettled: dict[int, SqlDelivery] = {}
         self.claimed: deque[sa.Row[Any]] = deque()
         self.running = True
+        self.paused = paused
+        self.registered = not paused or self._keeps_registration()
+        """Listed among the queue's consumers (``esb_broker_consumers``)."""
+        self._resumed = asyncio.Event()
+        self._parked = asyncio.Event()
+        """Set while the claiming loop waits for :meth:`resume`."""
         self._wake = asyncio.Event()
         self._turn_free = asyncio.Event()
         """Set when a consumer of this process gives the turn up (publishes do not wake a
@@ -178,6 +185,11 @@ class SqlConsumer(Consumer):
     async def _run(self) -> None:
         store = self.transport.store
         while self.running:
+            if self.paused:
+                self._parked.set()
+                await self._resumed.wait()
+                self._parked.clear()
+                continue
             capacity = self.prefetch - len(self.unsettled)
             self._wake.clear()
             if capacity <= 0:
@@ -195,7 +207,7 @@ class SqlConsumer(Consumer):
                 await self._sleep(self.transport.poll_interval)
                 continue
             self.claimed.extend(rows)
-            while self.claimed and self.running:
+            while self.claimed and self.running and not self.paused:
                 delivery = SqlDelivery(self, self.claimed.popleft())
                 self.unsettled[delivery.row_id] = delivery
                 await self._deliver(delivery)
@@ -254,11 +266,56 @@ class SqlConsumer(Consumer):
                 log.warning("%s: %d leases ran out before renewal; another consumer may "
                             "get those messages", self.queue, len(lost))
 
+    def _keeps_registration(self) -> bool:
+        """An exclusive queue of this process keeps its consumer listed while paused:
+        with none alive, other processes would delete it as abandoned."""
+        return self.transport.owns(self.queue)
+
+    async def pause(self) -> None:
+        """Claim no more and leave the queue's consumers (giving up the turn); rows
+        claimed and not handed over go back at once, in their place. Deliveries held
+        keep their leases (the heartbeat goes on) and stay settleable."""
+        if not self.running or self.paused:
+            return
+        self.paused = True
+        self._resumed.clear()
+        self._wake.set()
+        self._turn_free.set()
+        if self._task is not None and not self._task.done():
+            await self._parked.wait()
+        undelivered = [row.id for row in self.claimed]
+        self.claimed.clear()
+        transport = self.transport
+        try:
+            if undelivered:
+                await transport.run(transport.store.release, self.owner, [], undelivered)
+            if not self._keeps_registration():
+                await transport.run(transport.store.unregister, self.owner)
+                self.registered = False
+        except Exception as error:
+            log.warning("%s: pausing could not give back %d messages, they return after "
+                        "their lease: %s", self.queue, len(undelivered), error)
+        if undelivered:
+            transport.wake(self.queue)
+        if self.single_active and self.active:
+            self.active = False
+            transport.turn_given_up(self.queue)
+
+    async def resume(self) -> None:
+        if not self.running or not self.paused:
+            return
+        if not self.registered:
+            await self.transport.run(self.transport.store.register, self.owner, self.queue)
+            self.registered = True
+        self.paused = False
+        self._resumed.set()
+
     async def cancel(self) -> None:
         """Stop; messages leased and not settled go back to the queue at once."""
         if not self.running:
             return
         self.running = False
+        self._resumed.set()
         self._wake.set()
         self._turn_free.set()
         tasks = [task for task in (self._task, self._heartbeat) if task is not None]

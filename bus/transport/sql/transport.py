@@ -359,13 +359,15 @@ class SqlTransport(Transport):
             log.debug("%d acks came after their lease was lost", len(batch) - deleted)
 
     async def consume(
-        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100
+        self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100,
+        paused: bool = False,
     ) -> Consumer:
         dead_letters = await self.run(self.store.dead_letters, queue)
         single_active = await self.run(self.store.turns.single_active, queue)
         consumer = SqlConsumer(self, queue, callback, prefetch, dead_letters=dead_letters,
-                               single_active=single_active)
-        await self.run(self.store.register, consumer.owner, queue)
+                               single_active=single_active, paused=paused)
+        if consumer.registered:
+            await self.run(self.store.register, consumer.owner, queue)
         self._consumers.append(consumer)
         _LOCAL.setdefault((self._key, queue), set()).add(consumer)
         consumer.start()
