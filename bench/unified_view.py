@@ -221,7 +221,7 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
     print(f"{url.split(':')[0]}: {args.views} cold views, {args.concurrency} concurrent; "
           f"backends {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in LATENCY.items())}; "
           f"deadline {args.deadline * 1000:.0f} ms; backends {where}; "
-          f"{'gc.freeze() before serving; ' if args.gc_freeze else ''}"
+          f"{'collector settled as by esb run; ' if args.gc_freeze else ''}"
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(figures("baseline: slowest backend alone (request-reply)", baseline, slowest))
     print(figures("view: scatter-gather in the server (no HTTP)", direct, slowest))
@@ -260,7 +260,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, default=0.5, help="every backend's, seconds")
     parser.add_argument("--brokers", default="memory", help="memory,rabbitmq")
     parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
-                        help="the server calls gc.freeze() before serving, as esb run does "
+                        help="the server settles the garbage collector before serving "
+                             "(gc.freeze() and rarer full collections), as esb run does "
                              "(--no-gc-freeze to see the difference)")
     return parser.parse_args(argv)
 

@@ -1,7 +1,8 @@
 """The server side of ``bench/unified_view.py``: the bus API as a site runs it, in its own process.
 
 The window component on a bus, its API served by uvicorn on loopback exactly as
-``esb run`` serves it (same event loop as the bus, h11, lifespan off). Before it
+``esb run`` serves it (``bus.cli.serve.api_config``: same event loop as the bus,
+uvicorn's own HTTP parser choice — httptools when installed — and its own binding). Before it
 serves, it measures in process (no HTTP): the slowest backend alone through bus
 request-reply (the baseline) and the scatter-gather itself (``ViewService.view``),
 and prints those samples as one JSON line. Then it prints ``ready <port>``
@@ -12,8 +13,9 @@ and answers ``cpu`` on stdin with this process's CPU seconds, until stdin closes
 
 ``--backends-here``: the test backends run on a bus of this process too (memory://
 has no broker between processes, so there they must); their CPU then counts here.
-``--gc-freeze``: ``gc.freeze()`` once started, before serving (a full collection
-then skips the start-up objects: without it each one held the loop ~130 ms here).
+``--gc-freeze``: the collector settled once started, before serving, as ``esb run``
+does (``bus.cli.serve.settle_garbage_collector``: start-up objects frozen, so a full
+collection skips them, without which each one held the loop ~130 ms here).
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
-import socket
 import sys
 import time
 from pathlib import Path
@@ -37,6 +37,7 @@ from unified_view_backends import LATENCY, backends, bus_settings, in_rounds, ph
 from bus.adapters import AdapterHost, LoadedAdapter
 from bus.api.app import create_app
 from bus.app import Bus
+from bus.cli.serve import api_config, settle_garbage_collector
 from bus.errors import RequestTimeout
 from window.component import WindowComponent
 from window.identity import Identity
@@ -92,14 +93,17 @@ async def serve(args: argparse.Namespace) -> None:
         "window", WindowComponent, instance=component, state="running")]))
     try:
         print(json.dumps(await in_process_figures(bus, component, args)), flush=True)
-        if args.gc_freeze:  # what is alive after start-up is never scanned again
-            gc.freeze()
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1024)  # connections wait in the backlog until uvicorn accepts
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        serving = asyncio.create_task(server.serve(sockets=[listener]))
-        print(f"ready {listener.getsockname()[1]}", flush=True)
+        if args.gc_freeze:  # as esb run does once started
+            settle_garbage_collector()
+        # served as esb run serves it (its uvicorn.Config, uvicorn binding the address;
+        # a socket bound here by hand kept Nagle on: the body came ~40 ms after the head)
+        server = uvicorn.Server(api_config(app, "127.0.0.1", 0))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.01)
+        print(f"ready {server.servers[0].sockets[0].getsockname()[1]}", flush=True)
         while line := await asyncio.to_thread(sys.stdin.readline):
             if line.strip() == "cpu":
                 print(time.process_time(), flush=True)

@@ -69,12 +69,16 @@ class Gatherer:
         wanted = [b for b in self.backends if sections is None or b.section in sections]
         answers: dict[str, Answer] = {}
         pending: dict[asyncio.Task[Answer], Backend] = {}
+        finished: asyncio.Queue[asyncio.Task[Answer]] = asyncio.Queue()
         try:
             while True:
-                self._launch(wanted, identity, answers, pending, started, use_cache)
+                self._launch(wanted, identity, answers, pending, started, use_cache,
+                             finished.put_nowait)
                 if not pending:
                     break
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done = [await finished.get()]  # each task tells when it is done: no
+                while not finished.empty():  # asyncio.wait re-arming every pending task
+                    done.append(finished.get_nowait())
                 for task in done:
                     backend = pending.pop(task)
                     answer = _outcome(task, backend)
@@ -93,7 +97,7 @@ class Gatherer:
 
     def _launch(self, wanted: list[Backend], identity: Identity, answers: dict[str, Answer],
                 pending: dict[asyncio.Task[Answer], Backend], started: float,
-                use_cache: bool) -> None:
+                use_cache: bool, on_done: Callable[[asyncio.Task[Answer]], object]) -> None:
         """Ask each backend not yet asked whose key is known; cached answers may add keys."""
         launched = True
         while launched:
@@ -108,13 +112,15 @@ class Gatherer:
                 launched = True
                 hit = self._cached(backend, requests, self.cache.get) if use_cache else None
                 if hit is not None:
-                    answers[backend.section] = self._from_cache(backend, *hit, None)
-                    identity.merge(backend.learn(hit[0].payload))
+                    answer = answers[backend.section] = self._from_cache(backend, *hit, None)
+                    assert answer.payload is not None
+                    identity.merge(backend.learn(answer.payload))
                     continue
                 remaining = self.settings.deadlines.of(backend.section) - (
                     time.monotonic() - started)
                 task = asyncio.create_task(self._ask(backend, requests, remaining),
                                            name=f"window-{backend.section}")
+                task.add_done_callback(on_done)
                 pending[task] = backend
                 busy.add(backend.section)
 

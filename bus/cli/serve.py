@@ -23,7 +23,7 @@ from bus.app import Bus
 from bus.router import Router
 from bus.settings import Settings, load_settings
 
-__all__ = ["build_bus", "run", "serve"]
+__all__ = ["api_config", "build_bus", "run", "serve"]
 
 SHUTDOWN_GRACE = 3
 """Seconds open HTTP requests get to finish after SIGTERM before they are cancelled."""
@@ -73,23 +73,54 @@ def _signals_end_serving_only() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+FULL_COLLECTION_AFTER = 100
+"""Middle-generation collections between two full ones (CPython's default: 10)."""
+
+
+def settle_garbage_collector() -> None:
+    """Once started: keep what start-up made out of full collections, and make those rare.
+
+    What start-up made lives as long as the process: frozen, it is kept out of every later
+    full collection, which otherwise scanned it all and held the event loop ~130 ms each
+    time (bench/unified_view.py, 3-4 per 1000 views). What is left to scan still holds the
+    loop ~60 ms per full collection under load (bench/screen_pop.py: the calls in flight,
+    promoted because they outlive young collections); after a freeze CPython's rule that
+    a full collection waits for the survivors to grow by a quarter hardly waits, so at
+    100 calls/s one came every ~5 s, the routing answer's p99. A full collection after
+    every 100 middle ones instead of 10 makes that one every half minute or more; cyclic
+    garbage that reaches the oldest generation waits that long to be freed.
+    """
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
+
+
+def api_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How the API is served: uvicorn on the bus's loop, listening on ``host:port``.
+
+    uvicorn binds the address itself (``loop.create_server``), so every connection it
+    accepts has Nagle's algorithm off (asyncio sets ``TCP_NODELAY`` on TCP sockets).
+    A listening socket made by hand with ``socket.socket()`` has protocol number 0, which
+    asyncio does not take for TCP: its connections keep Nagle on, and a response whose
+    body is written after its head waits for the client's delayed ACK, ~40 ms on Linux
+    (bench/unified_view.py measured the body 44 ms behind the head at p50).
+    """
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off",
+        # a response that never ends (an event stream of an open page) must not keep
+        # SIGTERM from stopping the process: it is cancelled after this grace
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
+    )
+
+
 async def serve(settings: Settings, *, routers: Sequence[Router] = ()) -> None:
     """Serve the bus, its adapters, ``routers`` and the API until SIGTERM/SIGINT."""
     bus, adapters = build_bus(settings, routers=routers)
     app = create_app(bus, adapters)
-    server = _Server(app, uvicorn.Config(
-        app, host=settings.api.host, port=settings.api.port, log_level="warning",
-        lifespan="off",
-        # a response that never ends (an event stream of an open page) must not keep
-        # SIGTERM from stopping the process: it is cancelled after this grace
-        timeout_graceful_shutdown=SHUTDOWN_GRACE,
-    ))
+    server = _Server(app, api_config(app, settings.api.host, settings.api.port))
     async with bus:
         await adapters.start()
-        # What start-up made lives as long as the process: kept out of every later
-        # full collection, which otherwise scanned it all and held the event loop
-        # ~130 ms each time (bench/unified_view.py, 3-4 per 1000 views).
-        gc.freeze()
+        settle_garbage_collector()
         base = f"http://{settings.api.host}:{settings.api.port}"
         click.echo(f"Telecom ESB is running on {type(bus.transport).__name__}"
                    f" with {len(bus.subscriptions)} subscriptions.")
