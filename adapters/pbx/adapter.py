@@ -160,13 +160,22 @@ class PbxAdapter(Adapter):
             self.pipeline.hold()
             snapshot = await self._snapshot()
             async with self._lock:
-                await self._publish(self.pipeline.adopt(snapshot, self.pbx_now_us()))
+                events = self.pipeline.adopt(snapshot, self.pbx_now_us())
+                self._released_events_seen()
+                await self._publish(events)
             return
         snapshot = await self._snapshot()
         async with self._lock:
             events = self.pipeline.reconcile(snapshot, self.pbx_now_us())
+            self._released_events_seen()
             self.rebuilds += 1
             await self._publish(events)
+
+    def _released_events_seen(self) -> None:
+        """Events held for the snapshot and applied only now move the PBX clock on too."""
+        last = self.pipeline.last_event_us
+        if last is not None and last > self._last_event_at[0]:
+            self._last_event_at = (last, time.monotonic())
 
     async def _snapshot(self) -> Snapshot:
         """Ask the PBX what is going on now; each question may go unanswered."""

@@ -126,8 +126,11 @@ class Connection:
         action_id = self.pending.new_id(name)
         future = self.pending.expect(name, action_id, is_list=is_list)
         try:
-            self.writer.write(encode_action(name, action_id, fields))
-            await self.writer.drain()
+            try:
+                self.writer.write(encode_action(name, action_id, fields))
+                await self.writer.drain()
+            except OSError as error:  # reset, broken pipe: the session is over
+                raise AmiConnectionLost(f"{name} not sent: {error}") from error
             return await asyncio.wait_for(future, timeout)
         finally:
             self.pending.forget(action_id)

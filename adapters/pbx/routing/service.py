@@ -22,8 +22,14 @@ from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from adapters.pbx.routing.decision import Decision, RouteRequest
-from adapters.pbx.routing.directory import CustomerRef, Directory, customer_refs, manager_ref
-from adapters.pbx.routing.numbering import NumberingPlan
+from adapters.pbx.routing.directory import (
+    Assignment,
+    CustomerRef,
+    Directory,
+    customer_refs,
+    manager_ref,
+)
+from adapters.pbx.routing.numbering import NumberingPlan, caller_region
 from adapters.pbx.routing.presence import AgentStatus, ManualStatus, PresenceBoard
 from adapters.pbx.routing.rules import RuleEngine
 from adapters.pbx.routing.settings import RoutingSettings
@@ -76,7 +82,7 @@ class RoutingService:
     async def start(self) -> None:
         await asyncio.to_thread(self.store.load, self.directory, self.presence)
         self._saved_version = self.presence.version
-        if self.settings.unknown_strategy == "region" or self.settings.branches:
+        if self.settings.unknown_strategy in ("region", "auto_assign") or self.settings.branches:
             self.rules.plan = await asyncio.to_thread(NumberingPlan.load,
                                                       self.settings.numbering_plan)
         self._snapshotter = asyncio.create_task(self._snapshots(), name="routing-snapshots")
@@ -128,22 +134,51 @@ class RoutingService:
         except TimeoutError:
             decision = self.rules.default(
                 request, f"no decision within {self.settings.deadline_ms:g} ms")
+        self._decided(decision, began, cause)
+        return decision
+
+    def route_now(self, request: RouteRequest, *, cause: Envelope | None = None
+                  ) -> Decision | None:
+        """The decision from local state, at once and journaled; None when the CRM has to
+        be asked first (then :meth:`route`). Answering without an ``await`` lets the
+        dialplan's door reply in the same event-loop pass that read the request."""
+        began = time.perf_counter()
+        decision = self._decide_locally(request, dt.datetime.now(dt.UTC))
+        if decision is not None:
+            self._decided(decision, began, cause)
+        return decision
+
+    def _decided(self, decision: Decision, began: float, cause: Envelope | None) -> None:
         self.decisions += 1
         self.durations.append(time.perf_counter() - began)
         self.journal(decision, cause)
-        return decision
 
     async def decide(self, request: RouteRequest, at: dt.datetime | None = None) -> Decision:
         now = at or dt.datetime.now(dt.UTC)
+        decision = self._decide_locally(request, now)
+        if decision is not None:
+            return decision
+        phone = request.caller_e164
+        assert phone is not None  # only an unknown phone is left undecided locally
+        closed = self.rules.after_hours(request, None, now)
+        if closed is not None:
+            return closed
+        customer, failure = await self._ask_crm(phone, request)
+        if failure is not None:
+            return self.rules.default(request, failure)
+        return self._by_rules(request, customer, now)
+
+    def _decide_locally(self, request: RouteRequest, now: dt.datetime) -> Decision | None:
+        """The rules' decision when local state is enough; None when the CRM may know the
+        caller and has not been asked lately."""
         phone = request.caller_e164
         customer = self.directory.customers.get(phone) if phone else None
         if customer is None and phone is not None and self._worth_asking(phone):
-            closed = self.rules.after_hours(request, None, now)
-            if closed is not None:
-                return closed
-            customer, failure = await self._ask_crm(phone, request)
-            if failure is not None:
-                return self.rules.default(request, failure)
+            return None
+        return self._by_rules(request, customer, now)
+
+    def _by_rules(self, request: RouteRequest, customer: CustomerRef | None,
+                  now: dt.datetime) -> Decision:
         decision = self.rules.decide(request, customer, now)
         if decision.assignment is not None:
             self.remember_assignment(decision, request)
@@ -191,12 +226,18 @@ class RoutingService:
         assert assignment is not None
         self.directory.assign(assignment)
         called = request.called if request.called and _DIALED.match(request.called) else None
-        lead = {"phone": assignment.phone, "manager_id": assignment.manager_id,
-                "linkedid": assignment.linkedid, "called_number": called, "region": None,
-                "requested_at": _iso(dt.datetime.now(dt.UTC))}
         self._background(asyncio.to_thread(self.store.save_assignment, assignment))
-        self._background(self.bus.emit(LEAD_REQUESTED, lead, key=assignment.phone,
-                                       source=SOURCE))
+        self._background(self._request_lead(assignment, called, dt.datetime.now(dt.UTC)))
+
+    async def _request_lead(self, assignment: Assignment, called: str | None,
+                            at: dt.datetime) -> None:
+        """``crm.lead.requested.v1`` with the caller's region (numbering plan for mobiles,
+        area code for landlines), found after the call has its answer."""
+        found = caller_region(assignment.phone, self.rules.plan)
+        lead = {"phone": assignment.phone, "manager_id": assignment.manager_id,
+                "linkedid": assignment.linkedid, "called_number": called,
+                "region": found.region[:256] if found else None, "requested_at": _iso(at)}
+        await self.bus.emit(LEAD_REQUESTED, lead, key=assignment.phone, source=SOURCE)
 
     def journal(self, decision: Decision, cause: Envelope | None = None) -> None:
         """Publish the decision as ``pbx.route.decided.v1`` without waiting for it."""

@@ -199,6 +199,24 @@ async def test_auto_assign_picks_a_free_manager_requests_a_lead_and_sticks(
 
 
 @MEMORY
+async def test_an_auto_assigned_callers_lead_carries_the_callers_region(
+        routing_on: Factory) -> None:
+    observer, leads = collector("crm.lead.requested.v1")
+    bus, service = await routing_on(observer, crm_lookup=False, unknown_strategy="auto_assign")
+    await staff(bus, service)
+
+    await service.route(service.request_of("1.20", "+73432123456", None))  # landline
+    await service.route(service.request_of("1.21", "89501234567", None))   # DEF 950: Irkutsk
+    await service.route(service.request_of("1.22", "88001234567", None))   # toll-free: none
+    await eventually(lambda: len(leads) == 3)
+
+    region = {e.payload["linkedid"]: e.payload["region"] for e in leads}
+    assert region["1.20"].startswith("Свердловская")  # by area code 343
+    assert region["1.21"] == "Иркутская область"
+    assert region["1.22"] is None
+
+
+@MEMORY
 async def test_every_decision_is_published_as_route_decided_for_the_journal(
         routing_on: Factory) -> None:
     observer, decided = collector("pbx.route.decided.v1")
