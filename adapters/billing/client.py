@@ -36,6 +36,7 @@ from zeep.wsdl import Document
 from adapters.billing.breaker import CircuitBreaker
 from adapters.billing.settings import DEFAULT_WSDL, BillingSettings
 from adapters.billing.soaptypes import fill
+from bus.adapters.http_errors import RETRIED_STATUSES
 from bus.errors import EsbError, ExternalSystemRejected, ExternalSystemUnavailable, UnsafeXml
 
 __all__ = ["BillingClient", "NotFound", "load_wsdl"]
@@ -107,7 +108,7 @@ def translate(error: Exception, operation: str) -> EsbError:
         return ExternalSystemUnavailable(text)
     if isinstance(error, zeep.exceptions.TransportError):
         text = f"{where}: HTTP {error.status_code}"
-        if error.status_code >= 500 or error.status_code in (408, 429):
+        if error.status_code >= 500 or error.status_code in RETRIED_STATUSES:
             return ExternalSystemUnavailable(text)
         return ExternalSystemRejected(text)
     if isinstance(error, requests.Timeout):

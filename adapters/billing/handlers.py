@@ -16,6 +16,7 @@ from adapters.billing import mapping
 from adapters.billing import normalize as norm
 from adapters.billing.client import BillingClient, NotFound
 from adapters.billing.settings import BillingSettings
+from bus.adapters.replies import failure
 from bus.envelope import Envelope
 from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable
 from bus.router import Router
@@ -42,10 +43,8 @@ async def accounts_of_customer(
             client.run(client.fetch_holder, uid, services=services) for uid in uids))
     except NotFound:
         holders = []
-    except ExternalSystemUnavailable as error:
-        return {"accounts": [], "error": {"code": "unavailable", "message": str(error)[:256]}}
-    except ExternalSystemRejected as error:
-        return {"accounts": [], "error": {"code": "rejected", "message": str(error)[:256]}}
+    except (ExternalSystemUnavailable, ExternalSystemRejected) as error:
+        return {"accounts": [], "error": failure(error)}
     accounts = [
         mapping.account(agreement, holder["vgroups"] if services else None,
                         uid=holder["account"]["uid"], currency=settings.currency,

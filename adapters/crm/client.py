@@ -30,7 +30,8 @@ import httpx
 
 from adapters.crm.mapping import e164
 from adapters.crm.settings import CrmSettings
-from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable
+from bus.adapters.http_errors import raise_for_status, unavailable
+from bus.errors import ExternalSystemRejected
 
 __all__ = ["CrmClient", "NotFound"]
 
@@ -127,21 +128,9 @@ class CrmClient:
         where = f"crm {method} {path}"
         try:
             response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as error:
-            raise ExternalSystemUnavailable(
-                f"{where}: timed out ({type(error).__name__})") from error
         except httpx.HTTPError as error:
-            raise ExternalSystemUnavailable(
-                f"{where}: {type(error).__name__}: {error}") from error
-        status = response.status_code
-        if status >= 500 or status in (408, 429):
-            raise ExternalSystemUnavailable(f"{where}: HTTP {status}")
-        if status == 404:
-            raise NotFound(f"{where}: HTTP 404 {_detail(response)}")
-        if status >= 400:
-            raise ExternalSystemRejected(f"{where}: HTTP {status} {_detail(response)}")
-        if "json" not in response.headers.get("Content-Type", ""):
-            raise ExternalSystemUnavailable(f"{where}: HTTP {status} without JSON")
+            raise unavailable(where, error) from error
+        raise_for_status(where, response, detail=_detail, not_found=NotFound)
         return response
 
 

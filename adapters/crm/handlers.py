@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from adapters.crm import mapping
 from adapters.crm.gateway import CrmGateway, NotFound
 from adapters.crm.settings import CrmSettings
+from bus.adapters.replies import failure
 from bus.context import Context
 from bus.delivery.idempotency import AlreadyProcessed
 from bus.envelope import Envelope
@@ -105,10 +106,8 @@ async def find_customers(payload: dict[str, Any], crm: CrmGateway) -> dict[str, 
                 "code": "rejected", "message": "the CRM finds customers by phone, INN or id"}}
     except NotFound:
         found = []
-    except ExternalSystemUnavailable as error:
-        return {"customers": [], "error": {"code": "unavailable", "message": str(error)[:256]}}
-    except ExternalSystemRejected as error:
-        return {"customers": [], "error": {"code": "rejected", "message": str(error)[:256]}}
+    except (ExternalSystemUnavailable, ExternalSystemRejected) as error:
+        return {"customers": [], "error": failure(error)}
     customers = found[: int(payload.get("limit") or 100)]
     if not customers:
         return {"customers": [], "error": {"code": "not_found",
@@ -134,10 +133,8 @@ async def read_card(payload: dict[str, Any], crm: CrmGateway) -> dict[str, Any]:
     except NotFound:
         return {"card": None, "error": {"code": "not_found",
                                         "message": "no such customer in the CRM"}}
-    except ExternalSystemUnavailable as error:
-        return {"card": None, "error": {"code": "unavailable", "message": str(error)[:256]}}
-    except ExternalSystemRejected as error:
-        return {"card": None, "error": {"code": "rejected", "message": str(error)[:256]}}
+    except (ExternalSystemUnavailable, ExternalSystemRejected) as error:
+        return {"card": None, "error": failure(error)}
 
 
 class CallNotLoggedYet(ExternalSystemUnavailable):

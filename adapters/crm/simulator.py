@@ -94,9 +94,7 @@ class CrmSimulator(LoopbackServer):
         body = json.dumps({"event": event, "customer": customer,
                            "changed_fields": changed_fields or []},
                           ensure_ascii=False).encode()
-        stamp = str(int(time.time() if timestamp is None else timestamp))
-        return body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
-                      "Content-Type": "application/json"}
+        return body, _signed_headers(secret, body, timestamp)
 
     def click_to_call_webhook(self, secret: str, agent_extension: str, number: str, *,
                               user_id: str = "17", entity: dict[str, str] | None = None,
@@ -105,9 +103,7 @@ class CrmSimulator(LoopbackServer):
         body = json.dumps({"event": "call.requested", "agent_extension": agent_extension,
                            "number": number, "user_id": user_id, "entity": entity},
                           ensure_ascii=False).encode()
-        stamp = str(int(time.time() if timestamp is None else timestamp))
-        return body, {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
-                      "Content-Type": "application/json"}
+        return body, _signed_headers(secret, body, timestamp)
 
     def bitrix_event(self, application_token: str, event: str, fields: dict[str, Any],
                      *, data_key: str = "FIELDS") -> tuple[bytes, dict[str, str]]:
@@ -160,9 +156,7 @@ class CrmSimulator(LoopbackServer):
                          idempotency_key: str | None = Header(None)) -> Record:
             if not body.get("phones") and not body.get("emails"):
                 raise HTTPException(422, "a customer needs a phone or an e-mail")
-            stored, created = data.add_customer(idempotency_key, body)
-            response.status_code = 201 if created else 200
-            return stored
+            return _stored(response, data.add_customer(idempotency_key, body))
 
         @app.get("/api/v1/customers/{customer_id}")
         def card(customer_id: str, interactions: int = 10) -> Record:
@@ -177,9 +171,7 @@ class CrmSimulator(LoopbackServer):
                 raise HTTPException(422, "external_id differs from the path")
             if not body.get("started_at"):
                 raise HTTPException(422, "started_at is required")
-            stored, created = data.put_interaction(external_id, body)
-            response.status_code = 201 if created else 200
-            return stored
+            return _stored(response, data.put_interaction(external_id, body))
 
         @app.patch("/api/v1/interactions/{external_id}")
         def annotate(external_id: str, body: Record) -> Record:
@@ -195,18 +187,14 @@ class CrmSimulator(LoopbackServer):
                          idempotency_key: str | None = Header(None)) -> Record:
             if not body.get("kind") or not body.get("subject"):
                 raise HTTPException(422, "kind and subject are required")
-            activity, created = data.add_activity(idempotency_key, body)
-            response.status_code = 201 if created else 200
-            return activity
+            return _stored(response, data.add_activity(idempotency_key, body))
 
         @app.post("/api/v1/tasks")
         def add_task(body: Record, response: Response,
                      idempotency_key: str | None = Header(None)) -> Record:
             if not body.get("title") or not body.get("assignee_id"):
                 raise HTTPException(422, "title and assignee_id are required")
-            task, created = data.add_task(idempotency_key, body)
-            response.status_code = 201 if created else 200
-            return task
+            return _stored(response, data.add_task(idempotency_key, body))
 
         @app.get("/api/v1/tasks")
         def tasks() -> dict[str, Any]:
@@ -215,6 +203,20 @@ class CrmSimulator(LoopbackServer):
 
         app.include_router(bitrix_router(self.bitrix, self.token))
         return app
+
+
+def _signed_headers(secret: str, body: bytes, timestamp: float | None) -> dict[str, str]:
+    """The headers of a webhook the CRM signs with ``secret`` at ``timestamp`` (now if None)."""
+    stamp = str(int(time.time() if timestamp is None else timestamp))
+    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body),
+            "Content-Type": "application/json"}
+
+
+def _stored(response: Response, outcome: tuple[Record, bool]) -> Record:
+    """The record a write stored: ``201`` when it made it now, ``200`` when it was there."""
+    record, created = outcome
+    response.status_code = 201 if created else 200
+    return record
 
 
 def main(argv: list[str] | None = None) -> None:

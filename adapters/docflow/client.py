@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from adapters.docflow.settings import DocflowSettings
+from bus.adapters.http_errors import raise_for_status, unavailable
 from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable
 from bus.masking import mask_text
 
@@ -189,14 +190,15 @@ class CmisClient:
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as error:
-            raise _unavailable(where, error) from error
+            raise unavailable(where, error) from error
         try:
             if response.status_code >= 400:
                 await response.aread()
-                _check(where, response, expect_json=False)
+                raise_for_status(where, response, detail=_detail, not_found=NotFound,
+                                 expect_json=False)
         except httpx.HTTPError as error:
             await response.aclose()
-            raise _unavailable(where, error) from error
+            raise unavailable(where, error) from error
         except BaseException:
             await response.aclose()
             raise
@@ -260,8 +262,9 @@ class CmisClient:
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.HTTPError as error:
-            raise _unavailable(where, error) from error
-        _check(where, response, expect_json=expect_json)
+            raise unavailable(where, error) from error
+        raise_for_status(where, response, detail=_detail, not_found=NotFound,
+                         expect_json=expect_json)
         return response
 
 
@@ -281,28 +284,10 @@ class ContentStream:
             async for chunk in self._response.aiter_bytes():
                 yield chunk
         except httpx.HTTPError as error:
-            raise _unavailable("cmis content", error) from error
+            raise unavailable("cmis content", error) from error
 
     async def aclose(self) -> None:
         await self._response.aclose()
-
-
-def _unavailable(where: str, error: httpx.HTTPError) -> ExternalSystemUnavailable:
-    if isinstance(error, httpx.TimeoutException):
-        return ExternalSystemUnavailable(f"{where}: timed out ({type(error).__name__})")
-    return ExternalSystemUnavailable(f"{where}: {type(error).__name__}: {error}")
-
-
-def _check(where: str, response: httpx.Response, *, expect_json: bool) -> None:
-    status = response.status_code
-    if status >= 500 or status in (408, 429):
-        raise ExternalSystemUnavailable(f"{where}: HTTP {status} {_detail(response)}")
-    if status == 404:
-        raise NotFound(f"{where}: HTTP 404 {_detail(response)}")
-    if status >= 400:
-        raise ExternalSystemRejected(f"{where}: HTTP {status} {_detail(response)}")
-    if expect_json and "json" not in response.headers.get("Content-Type", ""):
-        raise ExternalSystemUnavailable(f"{where}: HTTP {status} without JSON")
 
 
 def string_literal(value: str) -> str:

@@ -24,6 +24,7 @@ from adapters.docflow import mapping
 from adapters.docflow.client import CmisClient, NotFound, QueryPage
 from adapters.docflow.feed import DocumentFeed
 from adapters.docflow.settings import DocflowSettings
+from bus.adapters.replies import failure
 from bus.envelope import Envelope
 from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable, SchemaViolation
 from bus.router import Router
@@ -51,10 +52,8 @@ async def find_documents(
     try:
         page = await _documents(client, prop, values,
                                 limit=int(payload.get("limit") or DEFAULT_LIMIT))
-    except ExternalSystemUnavailable as error:
-        return {"documents": [], "error": {"code": "unavailable", "message": str(error)[:256]}}
-    except ExternalSystemRejected as error:
-        return {"documents": [], "error": {"code": "rejected", "message": str(error)[:256]}}
+    except (ExternalSystemUnavailable, ExternalSystemRejected) as error:
+        return {"documents": [], "error": failure(error)}
     documents = [mapping.document(found, content_base=settings.content_base)
                  for found in page.results
                  if mapping.is_publishable_id(str(found.get("cmis:objectId") or ""))]

@@ -56,10 +56,7 @@ class StagingAdapter(Adapter):
         return {OutboundTable: self.outbound, StagingSettings: self.config}
 
     async def start(self) -> None:
-        missing = await asyncio.to_thread(self.table.missing_columns)
-        if missing:
-            raise ConfigurationError(f"staging table {self.config.table} has no column "
-                                     f"{', '.join(missing)}")
+        await self._require_columns()
         await asyncio.to_thread(self.poller.create_tables)
         if self.config.outbound_types:
             await asyncio.to_thread(self.outbound.create)
@@ -80,10 +77,7 @@ class StagingAdapter(Adapter):
     async def check(self) -> str:
         """The table answers and has the configured columns; how many rows wait."""
         try:
-            missing = await asyncio.to_thread(self.table.missing_columns)
-            if missing:
-                raise ConfigurationError(f"staging table {self.config.table} has no column "
-                                         f"{', '.join(missing)}")
+            await self._require_columns()
             waiting = await asyncio.to_thread(self.table.count, self.config.new_status)
             errors = await asyncio.to_thread(self.table.count, self.config.error_status)
         finally:
@@ -92,3 +86,9 @@ class StagingAdapter(Adapter):
         return (f"staging table {self.config.table} at {self.engine.url.render_as_string()}: "
                 f"columns ok, {waiting} row(s) {self.config.new_status}, "
                 f"{errors} row(s) {self.config.error_status}")
+
+    async def _require_columns(self) -> None:
+        missing = await asyncio.to_thread(self.table.missing_columns)
+        if missing:
+            raise ConfigurationError(f"staging table {self.config.table} has no column "
+                                     f"{', '.join(missing)}")

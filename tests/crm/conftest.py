@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.crm.adapter import CrmAdapter
 from adapters.crm.settings import CrmSettings
 from adapters.crm.simulator import CrmSimulator
+from bus.adapters import AdapterHost
+from bus.adapters.registry import LoadedAdapter
+from bus.api.app import create_app
 from bus.app import Bus
 from tests.adapter_kit import adapters_on
 from tests.conftest import BusFactory
@@ -39,6 +43,11 @@ async def crm_on(make_bus: BusFactory) -> AsyncIterator[AdapterFactory]:
         yield starter
 
 
+def api_client(bus: Bus, crm: CrmAdapter) -> httpx.AsyncClient:
+    """A client of the bus API with ``crm`` running on ``bus`` (its routes mounted)."""
+    loaded = LoadedAdapter("crm", CrmAdapter, instance=crm, state="running")
+    app = create_app(bus, AdapterHost(bus, [loaded]))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://esb")
 
 
 def ended_call(linkedid: str = "1710224107.1837", caller: str | None = "89123456789",

@@ -12,18 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.crm.adapter import CrmAdapter
 from adapters.crm.bitrix.client import Bitrix24Client
 from adapters.crm.settings import CrmSettings
 from adapters.crm.simulator import CrmSimulator
-from bus.adapters import AdapterHost
-from bus.adapters.registry import LoadedAdapter
-from bus.api.app import create_app
 from bus.envelope import Envelope
 from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable
 from bus.schema import default_registry
 from tests.conftest import collector, eventually
-from tests.crm.conftest import AdapterFactory, ended_call
+from tests.crm.conftest import AdapterFactory, api_client, ended_call
 
 APP_TOKEN = "51856fefc120afa4b628cc82d3935cce"
 EVENTS = "/v1/adapters/crm/webhooks/bitrix24"
@@ -169,11 +165,7 @@ async def bitrix_api(simulator: CrmSimulator, crm_on: AdapterFactory
     async def setup() -> tuple[httpx.AsyncClient, list[Envelope]]:
         observer, seen = collector("crm.customer.changed.v1", "pbx.originate.requested.v1")
         bus, adapter = await crm_on(bitrix(simulator), observer)
-        app = create_app(bus, AdapterHost(bus, [LoadedAdapter("crm", CrmAdapter,
-                                                              instance=adapter,
-                                                              state="running")]))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                   base_url="http://esb")
+        client = api_client(bus, adapter)
         clients.append(client)
         return client, seen
 

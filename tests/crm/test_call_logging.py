@@ -59,33 +59,23 @@ async def test_a_missed_call_from_a_known_customer_makes_a_callback_task_for_the
 
 
 @pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
-async def test_a_missed_call_from_an_unknown_number_is_logged_without_a_task(
-    simulator: CrmSimulator, crm_on: AdapterFactory,
+@pytest.mark.parametrize(("linkedid", "caller", "disposition", "customer_id"), [
+    pytest.param("1710230000.2", "+74950000000", "abandoned", None, id="unknown-number"),
+    pytest.param("1710230000.3", "89991112233", "missed", "C-1004", id="no-manager"),
+])
+async def test_a_missed_call_with_no_manager_to_call_back_is_logged_without_a_task(
+    simulator: CrmSimulator, crm_on: AdapterFactory, linkedid: str, caller: str,
+    disposition: str, customer_id: str | None,
 ) -> None:
     observer, logged = collector(LOGGED)
     bus, _adapter = await crm_on(settings_for(simulator), observer)
 
-    await bus.emit(ENDED, ended_call("1710230000.2", caller="+74950000000",
-                                     disposition="abandoned"), source="pbx")
+    await bus.emit(ENDED, ended_call(linkedid, caller=caller, disposition=disposition),
+                   source="pbx")
     await eventually(lambda: len(logged) == 1)
 
-    assert logged[0].payload["customer_id"] is None
-    assert simulator.data.interactions["call-1710230000.2"]["customer_id"] is None
-    assert simulator.data.tasks == []
-
-
-@pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
-async def test_a_missed_call_from_a_customer_without_a_manager_makes_no_task(
-    simulator: CrmSimulator, crm_on: AdapterFactory,
-) -> None:
-    observer, logged = collector(LOGGED)
-    bus, _adapter = await crm_on(settings_for(simulator), observer)
-
-    await bus.emit(ENDED, ended_call("1710230000.3", caller="89991112233",
-                                     disposition="missed"), source="pbx")
-    await eventually(lambda: len(logged) == 1)
-
-    assert logged[0].payload["customer_id"] == "C-1004"
+    assert logged[0].payload["customer_id"] == customer_id
+    assert simulator.data.interactions[f"call-{linkedid}"]["customer_id"] == customer_id
     assert simulator.data.tasks == []
 
 

@@ -10,18 +10,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from adapters.crm.adapter import CrmAdapter
 from adapters.crm.simulator import CrmSimulator
 from adapters.pbx.adapter import PbxAdapter
 from adapters.pbx.originate import Originator
 from adapters.pbx.originate import router as originate_router
 from adapters.pbx.simulator import AmiSimulator, SimulatorConfig
-from bus.adapters import AdapterHost
-from bus.adapters.registry import LoadedAdapter
-from bus.api.app import create_app
 from bus.envelope import Envelope
 from tests.conftest import collector, eventually
-from tests.crm.conftest import SECRET, AdapterFactory, settings_for
+from tests.crm.conftest import SECRET, AdapterFactory, api_client, settings_for
 from tests.pbx.conftest import ami_settings
 
 REPLIED = "pbx.originate.replied.v1"
@@ -50,10 +46,7 @@ async def stack(simulator: CrmSimulator, crm_on: AdapterFactory
         await adapter.start()
         closing.append(adapter.stop)
         await adapter.client.wait_connected(5)
-        app = create_app(bus, AdapterHost(bus, [LoadedAdapter("crm", CrmAdapter, instance=crm,
-                                                              state="running")]))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                   base_url="http://esb")
+        client = api_client(bus, crm)
         closing.append(client.aclose)
         return client, seen, pbx
 

@@ -10,14 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from adapters.crm.adapter import CrmAdapter
 from adapters.crm.simulator import CrmSimulator
-from bus.adapters import AdapterHost
-from bus.adapters.registry import LoadedAdapter
-from bus.api.app import create_app
 from bus.envelope import Envelope
 from tests.conftest import collector, eventually
-from tests.crm.conftest import SECRET, AdapterFactory, settings_for
+from tests.crm.conftest import SECRET, AdapterFactory, api_client, settings_for
 
 CHANGED = "crm.customer.changed.v1"
 PATH = "/v1/adapters/crm/webhooks/customer"
@@ -33,10 +29,7 @@ async def api(simulator: CrmSimulator, crm_on: AdapterFactory) -> AsyncIterator[
     async def setup() -> tuple[httpx.AsyncClient, list[Envelope]]:
         observer, changed = collector(CHANGED)
         bus, adapter = await crm_on(settings_for(simulator), observer)
-        loaded = LoadedAdapter("crm", CrmAdapter, instance=adapter, state="running")
-        app = create_app(bus, AdapterHost(bus, [loaded]))
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                   base_url="http://esb")
+        client = api_client(bus, adapter)
         clients.append(client)
         return client, changed
 

@@ -9,7 +9,7 @@ import pytest
 from adapters.files.adapter import FilesAdapter
 from adapters.files.settings import FilesSettings
 from bus.app import Bus
-from bus.router import Router
+from tests.adapter_kit import adapters_on
 from tests.conftest import BusFactory
 
 FilesFactory = Callable[..., Awaitable[tuple[Bus, FilesAdapter]]]
@@ -47,18 +47,5 @@ def files_settings(tmp_path: Path) -> Callable[..., FilesSettings]:
 @pytest.fixture
 async def files_on(make_bus: BusFactory) -> AsyncIterator[FilesFactory]:
     """A bus with the files adapter built and started as the adapter host would."""
-    running: list[FilesAdapter] = []
-
-    async def factory(settings: FilesSettings, *routers: Router) -> tuple[Bus, FilesAdapter]:
-        bus = await make_bus(FilesAdapter.router, *routers, start=False)
-        adapter = FilesAdapter(settings, bus)
-        for kind, provided in adapter.provide().items():
-            bus.provide(kind, provided)
-        await bus.start()
-        await adapter.start()
-        running.append(adapter)
-        return bus, adapter
-
-    yield factory
-    for adapter in running:
-        await adapter.stop()
+    async with adapters_on(make_bus, FilesAdapter) as starter:
+        yield starter

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from adapters.staging.adapter import StagingAdapter
 from adapters.staging.settings import StagingSettings
 from bus.app import Bus
-from bus.router import Router
+from tests.adapter_kit import adapters_on
 from tests.conftest import BusFactory
 from tests.services import require_postgres
 
@@ -72,20 +72,5 @@ def staging_settings(legacy: LegacyDatabase, **values: Any) -> StagingSettings:
 @pytest.fixture
 async def staging_on(make_bus: BusFactory) -> AsyncIterator[StagingFactory]:
     """A bus with the staging adapter built and started as the adapter host would."""
-    running: list[StagingAdapter] = []
-
-    async def factory(settings: StagingSettings, *routers: Router,
-                      start: bool = True) -> tuple[Bus, StagingAdapter]:
-        bus = await make_bus(StagingAdapter.router, *routers, start=False)
-        adapter = StagingAdapter(settings, bus)
-        for kind, provided in adapter.provide().items():
-            bus.provide(kind, provided)
-        await bus.start()
-        if start:
-            await adapter.start()
-        running.append(adapter)
-        return bus, adapter
-
-    yield factory
-    for adapter in running:
-        await adapter.stop()
+    async with adapters_on(make_bus, StagingAdapter) as starter:
+        yield starter

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from adapters.crm.client import NotFound
+from bus.adapters.http_errors import unavailable
 from bus.errors import ExternalSystemRejected, ExternalSystemUnavailable
 
 __all__ = ["Bitrix24Client"]
@@ -49,12 +50,8 @@ class Bitrix24Client:
         where = f"bitrix24 {method}"
         try:
             response = await self._http.post(f"/{method}.json", json=dict(params or {}))
-        except httpx.TimeoutException as error:
-            raise ExternalSystemUnavailable(
-                f"{where}: timed out ({type(error).__name__})") from error
         except httpx.HTTPError as error:
-            raise ExternalSystemUnavailable(
-                f"{where}: {type(error).__name__}: {error}") from error
+            raise unavailable(where, error) from error
         try:
             body = response.json()
         except ValueError:
