@@ -11,7 +11,9 @@ from bus.app import Bus
 __all__ = ["BusDep"]
 
 
-def _bus(request: Request) -> Bus:
+async def _bus(request: Request) -> Bus:
+    # async: FastAPI runs a plain ``def`` dependency in anyio's thread pool (40 threads),
+    # a thread hop per request for a lookup
     bus: Bus = request.app.state.bus
     return bus
 
