@@ -17,10 +17,21 @@ and the ratios ours/Splink. For ours also each phase's wall/CPU seconds in the
 main process (``load``: read, normalize in the worker pool, index; ``compare``;
 ``cluster``; ``result``), the workers' CPU, and the main process's peak memory
 after each phase. CPU time is the figure to trust on a shared machine.
+
+``--persist`` adds the persisted full run, also in a fresh child: ``esb sync
+import DIR`` and ``esb sync run`` through :class:`sync.service.SyncService` into a
+fresh SQLite file (the embedded default; CRM and billing records, as ours reads, and with
+``--persist-docflow`` the documents too), with each stage's wall/CPU seconds
+(``import``; the run's ``load`` from SQL, ``match``, ``persist``), peak memory and
+the database's size. Its workers start mid-run, and a child's ``ru_maxrss`` counts
+the parent's pages it held between fork and exec: the total is an upper bound, the
+main process's peaks after each stage are the figure. ``--no-ours`` leaves the
+in-memory run out.
 Not a test: nothing is asserted.
 
     .venv/bin/python bench/sync_scale.py [--sizes 20000,200000,1000000] [--seed 7]
-        [--noise 1.3] [--no-splink] [--cache DIR]
+        [--noise 1.3] [--no-splink] [--no-ours] [--persist] [--persist-docflow]
+        [--cache DIR]
 """
 
 from __future__ import annotations
@@ -105,6 +116,46 @@ def run_ours(directory: Path) -> dict[str, Any]:
             "worker_cpu_s": workers.ru_utime + workers.ru_stime,
             "pairs": result.stats.get("pairs_compared", 0.0),
             **_figures(result.clusters, directory)}  # fmt: skip
+
+
+def run_persisted(directory: Path, docflow: bool = False) -> dict[str, Any]:
+    """``esb sync import DIR`` then ``esb sync run`` on the embedded default (a fresh
+    SQLite file): each stage's wall and CPU seconds, the run's own split (read the
+    store, match, persist) and the database's size."""
+    import tempfile
+
+    from bus.db import create_engine
+    from sync.service import SyncService
+
+    with tempfile.TemporaryDirectory(prefix="sync-persist-") as tmp:
+        path = Path(tmp) / "esb.db"
+        service = SyncService(create_engine(f"sqlite:///{path}"))
+        marks: list[tuple[str, float, float]] = [("start", time.perf_counter(), _cpu_s())]
+        peaks: dict[str, float] = {}
+
+        def mark(stage: str, _n: int = 0) -> None:
+            marks.append((stage, time.perf_counter(), _cpu_s()))
+            peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        counts = service.import_directory(directory, docflow=docflow)
+        mark("import")
+        outcome = service.run(progress=mark)
+        stages = {name: (wall - marks[i][1], cpu - marks[i][2])
+                  for i, (name, wall, cpu) in enumerate(marks[1:])}  # fmt: skip
+        db_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
+    return {"stages": stages, "stage_peaks": peaks, "records": sum(counts.values()),
+            "customers": outcome.customers, "conflicts": outcome.conflicts,
+            "peak_mb": _peak_mb(), "db_mb": db_mb}  # fmt: skip
+
+
+def _persist_line(f: dict[str, Any]) -> str:
+    stages = "  ".join(f"{name} {wall:.1f}/{cpu:.1f}" for name, (wall, cpu) in f["stages"].items())
+    run_wall = sum(wall for name, (wall, _) in f["stages"].items() if name != "import")
+    peaks = "  ".join(f"{name} {mb:.0f}" for name, mb in f["stage_peaks"].items())
+    return (f"  persist import + run (SQLite) wall/CPU s: {stages}; run {run_wall:.1f} s wall; "
+            f"peak <= {f['peak_mb']:.0f} MB; database {f['db_mb']:.0f} MB; {f['records']} records "
+            f"-> {f['customers']} customers, {f['conflicts']} conflicts\n"
+            f"          main peak MB after: {peaks}")  # fmt: skip
 
 
 def _phase_lines(f: dict[str, Any]) -> str:
@@ -218,10 +269,18 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=1.3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--no-splink", action="store_true", help="skip the baseline")
+    parser.add_argument("--no-ours", action="store_true", help="skip the in-memory engine run")
+    parser.add_argument("--persist", action="store_true",
+                        help="also time esb sync import + run into a fresh SQLite database")
+    parser.add_argument("--persist-docflow", action="store_true",
+                        help="the persisted run imports docflow_documents.csv too")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         engine, directory = args.child
+        if engine.startswith("persist"):
+            print(json.dumps(run_persisted(Path(directory), docflow=engine == "persist+docflow")))
+            return
         run = run_ours if engine == "ours" else run_splink
         print(json.dumps(run(Path(directory))))
         return
@@ -230,6 +289,11 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         directory = dataset(size, args.seed, args.noise, args.cache)
         print(f"{size} accounts (seed {args.seed}, noise {args.noise}):", flush=True)
+        if args.persist:
+            engine = "persist+docflow" if args.persist_docflow else "persist"
+            print(_persist_line(_child(engine, directory)), flush=True)
+        if args.no_ours:
+            continue
         ours = _child("ours", directory)
         print(_line("ours", ours), flush=True)
         print(_phase_lines(ours), flush=True)

@@ -21,10 +21,10 @@ from bus.envelope import Envelope
 from bus.schema import SchemaRegistry
 from sync import events
 from sync.conflicts import Conflict, conflicts_in_customer, review_conflicts
-from sync.golden import build_golden, facts_of
+from sync.golden import GoldenRecord, build_golden, facts_of
 from sync.model import PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.settings import SyncSettings
-from sync.store.golden import delete_golden, save_golden
+from sync.store.golden import GoldenChange, delete_golden, save_golden
 from sync.store.identity import IdentityChanges, assign_ids
 from sync.store.queue import close_obsolete, raise_conflicts
 from sync.store.state import read_state, write_state
@@ -85,27 +85,12 @@ class ResultWriter:
             connection, changes, actor=actor, reasons=reasons, batch_size=self.settings.batch_size
         )
         dirty = self.dirty(changes, changed)
-        forms = {
-            k: facts_of(records[k]) for gid in dirty for k in changes.members[gid] if k in records
-        }
-        goldens = {
-            gid: build_golden(
-                gid,
-                [records[k] for k in changes.members[gid] if k in records],
-                self.settings,
-                forms,
-            )
-            for gid in sorted(dirty)
-        }
         delete_golden(connection, changes.retired)
-        golden_changes = save_golden(connection, list(goldens.values()), self.settings.batch_size)
         found: list[Conflict] = review_conflicts(review, changes.assignments)
-        for gid in sorted(dirty):
-            members = changes.members[gid]
-            if len(members) > 1:
-                found.extend(
-                    conflicts_in_customer(gid, [records[k] for k in members if k in records], forms)
-                )
+        goldens, golden_changes, golden_count = self._golden_and_conflicts(
+            connection, sorted(dirty), changes, records, found,
+            keep={merge.global_id for merge in changes.merges}, quiet=quiet,
+        )  # fmt: skip
         new_conflicts = raise_conflicts(connection, found)
         close_obsolete(
             connection,
@@ -121,7 +106,7 @@ class ResultWriter:
             merged=len(changes.merges),
             split=len(changes.splits),
             conflicts=len(new_conflicts),
-            golden_changed=len(golden_changes),
+            golden_changed=golden_count,
         )
         staged: list[tuple[str, dict[str, Any], str | None]] = []
         if not quiet:
@@ -173,6 +158,46 @@ class ResultWriter:
             outcome.published.append(message_type)
         outcome.events = len(staged)
         return outcome
+
+    def _golden_and_conflicts(
+        self,
+        connection: sa.Connection,
+        dirty: Sequence[str],
+        changes: IdentityChanges,
+        records: Mapping[RecordKey, SourceRecord],
+        found: list[Conflict],
+        *,
+        keep: set[str],
+        quiet: bool,
+    ) -> tuple[dict[str, GoldenRecord], list[GoldenChange], int]:
+        """Golden records and in-customer conflicts (into ``found``) of the ``dirty``
+        customers, a batch of customers at a time, so that a first run of a million
+        customers never holds every golden record and every record's facts at once.
+        Returns the golden records of ``keep`` (merges' events cite them), the changes
+        (none when ``quiet``: no event cites them) and how many changed."""
+        goldens: dict[str, GoldenRecord] = {}
+        golden_changes: list[GoldenChange] = []
+        count = 0
+        step = self.settings.batch_size
+        for start in range(0, len(dirty), step):
+            part = dirty[start : start + step]
+            forms = {k: facts_of(records[k]) for gid in part for k in changes.members[gid]
+                     if k in records}  # fmt: skip
+            built = []
+            for gid in part:
+                held = [records[k] for k in changes.members[gid] if k in records]
+                built.append(build_golden(gid, held, self.settings, forms))
+            saved = save_golden(connection, built, step)
+            count += len(saved)
+            if not quiet:
+                golden_changes.extend(saved)
+            goldens.update((g.global_id, g) for g in built if g.global_id in keep)
+            for gid in part:
+                members = changes.members[gid]
+                if len(members) > 1:
+                    found.extend(conflicts_in_customer(
+                        gid, [records[k] for k in members if k in records], forms))  # fmt: skip
+        return goldens, golden_changes, count
 
     def dirty(self, changes: IdentityChanges, changed: set[RecordKey] | None) -> set[str]:
         """Customers whose golden record and conflicts must be recomputed."""

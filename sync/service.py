@@ -37,7 +37,7 @@ from sync.conflicts import (
 )
 from sync.golden import GoldenRecord, build_golden
 from sync.incremental import apply_result
-from sync.match import Matcher, MatchSettings, reconcile
+from sync.match import Matcher, MatchSettings, collector_paused, reconcile
 from sync.model import Decisions, PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.partition import forget_run, plan_partitions, read_results, write_plan
 from sync.settings import SyncSettings
@@ -126,7 +126,7 @@ class SyncService:
                 progress("import", len(batch))
             batch.clear()
 
-        with self._lock:
+        with self._lock, collector_paused():
             for record in records:
                 record = canonical_record(record)
                 counts[record.system] = counts.get(record.system, 0) + 1
@@ -149,7 +149,7 @@ class SyncService:
     def run(self, *, actor: str | None = None, progress: Progress | None = None) -> Outcome:
         """Reconcile every stored record and persist what changed."""
         began = time.perf_counter()
-        with self._lock:
+        with self._lock, collector_paused():
             loaded = self._load_all()
             if progress is not None:
                 progress("load", len(loaded.records))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sync.match.collector import collector_paused
 from sync.match.matcher import Matcher
 from sync.match.scoring import score_pair
 from sync.match.settings import MatchSettings, Weights
 from sync.model import Decisions, Reconciliation, SourceRecord
 
-__all__ = ["MatchSettings", "Matcher", "Weights", "reconcile", "score_pair"]
+__all__ = ["MatchSettings", "Matcher", "Weights", "collector_paused", "reconcile", "score_pair"]
 
 
 def reconcile(

@@ -124,5 +124,7 @@ def cluster(
             continue
         union(ri, rj)
         result.joined.append((i, j, score, None))
-    result.root = {i: find(i) for i in parent}
+    for i in parent:  # every record straight to its root: the map is the answer (no copy)
+        parent[i] = find(i)
+    result.root = parent
     return result

@@ -9,17 +9,18 @@ components it touches, which gives exactly the clusters a full run would.
 from __future__ import annotations
 
 import itertools
-import resource
-import time
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sync.match.blocking import block_keys
 from sync.match.clustering import cluster
+from sync.match.collector import collector_paused
 from sync.match.evidence import FieldWeights
 from sync.match.parallel import Normalizer
-from sync.match.scoring import score_pair
+from sync.match.phases import Phases, batches
+from sync.match.scoring import pair_score, score_pair
 from sync.match.settings import MatchSettings
 from sync.model import Decisions, PairEvidence, Reconciliation, RecordKey, ReviewPair, SourceRecord
 from sync.normalize.record import NormalizedRecord, normalize_record
@@ -28,28 +29,6 @@ __all__ = ["Matcher"]
 
 _REVIEW_BAND = "score between the review and accept thresholds"
 _BATCH = 20_000
-
-
-class _Phases:
-    """Wall and CPU seconds of each phase of a full run and this process's peak memory
-    when it ended (MB; Linux counts ``ru_maxrss`` in KiB), written into ``stats``."""
-
-    def __init__(self, stats: dict[str, float]) -> None:
-        self._stats = stats
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def done(self, phase: str) -> None:
-        wall, cpu = time.perf_counter(), time.process_time()
-        self._stats[f"{phase}_wall_s"] += wall - self._wall
-        self._stats[f"{phase}_cpu_s"] += cpu - self._cpu
-        self._stats[f"{phase}_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self._wall, self._cpu = wall, cpu
-
-
-def _batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
-    it = iter(records)
-    while batch := list(itertools.islice(it, size)):
-        yield batch
 
 
 class Matcher:
@@ -131,6 +110,25 @@ class Matcher:
         found.discard(idx)
         return found
 
+    def _earlier_candidates(self, idx: int, keys: Iterable[int]) -> set[int]:
+        """:meth:`_candidates` below ``idx`` when every block lists its records in
+        ascending order (a first load): each block's head, cut by bisection."""
+        cap = self.settings.max_block
+        found: set[int] = set()
+        for key in keys:
+            members = self._blocks.get(key)
+            if members is None:
+                continue
+            if isinstance(members, int):
+                if members < idx:
+                    found.add(members)
+                continue
+            if len(members) > cap:
+                self.stats["capped_lookups"] += 1
+                continue
+            found.update(itertools.islice(members, bisect_left(members, idx)))
+        return found
+
     def _score_against(self, idx: int, others: Iterable[int]) -> None:
         records, w, review = self._records, self._weights, self.settings.review
         a = records[idx]
@@ -142,7 +140,7 @@ class Matcher:
             if b is None:
                 continue
             compared += 1
-            score = score_pair(a, b, w)[0]
+            score = pair_score(a, b, w)
             if score >= review:
                 edges[idx][j] = score
                 edges[j][idx] = score
@@ -189,7 +187,11 @@ class Matcher:
             self._joined.pop(i, None)
             self._refused.pop(i, None)
         result = cluster(members, self._records, edges, must, cannot)
-        self._root.update(result.root)
+        del edges, must
+        if self._root:
+            self._root.update(result.root)
+        else:  # a first load: the answer's map is the whole map (not a second copy)
+            self._root = result.root
         for i, j, score, rule in result.joined:
             self._joined.setdefault(i, []).append(self._evidence(i, j, score, rule))
         for i, j, score, reason in result.refused:
@@ -218,14 +220,20 @@ class Matcher:
         ``stats`` gains each phase's wall and CPU seconds (``load`` is reading,
         normalizing and indexing, overlapped with the worker processes).
         """
+        with collector_paused():
+            self._add_all(records)
+        return self
+
+    def _add_all(self, records: Iterable[SourceRecord]) -> None:
         fresh: list[int] = []
         stale: set[int] = set()
-        phases = _Phases(self.stats)
+        first_load = not self._records
+        phases = Phases(self.stats)
         # every fresh record's blocking keys, kept flat for the compare step
         flat_keys, key_ends = array("Q"), array("q")
         normalizer = Normalizer(self.settings.workers, self.settings.parallel_from)
         with normalizer:
-            for part in normalizer.stream(_batches(records, _BATCH)):
+            for part in normalizer.stream(batches(records, _BATCH)):
                 start, keys = 0, part.keys
                 for record, n, count in zip(part.records, part.normalized, part.counts,
                                             strict=True):  # fmt: skip
@@ -238,10 +246,16 @@ class Matcher:
                         key_ends.append(len(flat_keys))
         phases.done("load")
         fresh_set = set(fresh)
+        # a first load without repeated records appends indexes in ascending order
+        ascending = first_load and len(fresh_set) == len(fresh)
         start = 0
         for idx, end in zip(fresh, key_ends, strict=True):  # every block is complete now
-            candidates = self._candidates(idx, flat_keys[start:end])
+            own = flat_keys[start:end]
             start = end
+            if ascending:
+                self._score_against(idx, self._earlier_candidates(idx, own))
+                continue
+            candidates = self._candidates(idx, own)
             self._score_against(idx, (j for j in candidates if j < idx or j not in fresh_set))
         del flat_keys, key_ends
         phases.done("compare")
@@ -251,7 +265,6 @@ class Matcher:
             members = self._component(stale | fresh_set) | fresh_set
         self._recluster(members)
         phases.done("cluster")
-        return self
 
     def upsert(self, record: SourceRecord) -> set[RecordKey]:
         """Add or replace one record; the keys of every record whose cluster may have changed."""
@@ -316,6 +329,10 @@ class Matcher:
 
     def result(self) -> Reconciliation:
         """Every record's cluster, the links that built them and what needs review."""
+        with collector_paused():
+            return self._result()
+
+    def _result(self) -> Reconciliation:
         clusters: dict[RecordKey, int] = {}
         by_inn: dict[str, int] = {}
         for idx, root in self._root.items():

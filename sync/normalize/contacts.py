@@ -74,7 +74,8 @@ def _city_words(city: str | None) -> list[str]:
     return _ADDRESS_TOKEN.findall(clean(city))
 
 
-@lru_cache(maxsize=50_000)
+# small: a record's values repeat in its neighbours (a family, its accounts), rarely further
+@lru_cache(maxsize=8192)
 def normalize_address(raw: str | None, city: str | None = None) -> str:
     """Lower case, ``улица`` → ``ул``, ``г.``/``город`` and the record's own city
     dropped (and whatever precedes the street), punctuation gone:

@@ -34,7 +34,8 @@ def _check(digits: list[int], weights: tuple[int, ...]) -> int:
     return int(sum(map(operator.mul, weights, digits))) % 11 % 10
 
 
-@lru_cache(maxsize=50_000)
+# small: a record's values repeat in its neighbours (a family, its accounts), rarely further
+@lru_cache(maxsize=4096)
 def _inn_valid(s: str) -> bool:
     d = list(map(int, s))
     if len(d) == 10:
@@ -44,7 +45,8 @@ def _inn_valid(s: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=50_000)
+# small: a record's values repeat in its neighbours (a family, its accounts), rarely further
+@lru_cache(maxsize=8192)
 def normalize_inn(raw: str | None) -> Inn | None:
     """The INN's digits and whether its checksum holds; None when nothing was typed."""
     digits = raw if raw and raw.isdigit() else "".join(_DIGITS.findall(raw or ""))

@@ -163,7 +163,8 @@ def _display_part(raw: str, sk: str) -> str:
     return "-".join(p.capitalize() for p in text.split("-"))
 
 
-@lru_cache(maxsize=50_000)
+# small: a record's values repeat in its neighbours (a family, its accounts), rarely further
+@lru_cache(maxsize=8192)
 def parse_person_name(raw: str) -> PersonName:
     """A person's name as typed → :class:`PersonName` (see the module doc)."""
     full: list[str] = []

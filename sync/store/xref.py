@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -100,40 +100,32 @@ def apply_identity(
     """Persist ids, xref rows and history for ``changes`` in the caller's transaction."""
     now = time.time()
     reason_of = reasons if callable(reasons) else reasons.get
-    _insert(connection, customers,
-            [{"number": int(gid[1:]), "global_id": gid, "created_at": now, "retired_into": None}
-             for gid in changes.new_ids], batch_size)
+    bulk_insert(connection, customers,
+                ({"number": int(gid[1:]), "global_id": gid, "created_at": now,
+                  "retired_into": None} for gid in changes.new_ids), batch_size=batch_size)
     for retired, into in changes.retired.items():
         connection.execute(customers.update().where(customers.c.global_id == retired)
                            .values(retired_into=into))
     moved = [m for m in changes.moves if m.previous is not None]
     fresh = [m for m in changes.moves if m.previous is None]
     _delete_keys(connection, [m.key for m in moved] + list(changes.unlinked))
-    rows = [{"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
-             "linked_at": now, "reason": _short(reason_of(m.key))} for m in (*moved, *fresh)]
-    bulk_insert(connection, xref, rows, batch_size=batch_size)
-    history = [
-        {"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
-         "previous_global_id": m.previous, "action": "moved" if m.previous else "linked",
-         "actor": actor, "reason": _short(reason_of(m.key)), "at": now}
-        for m in changes.moves
-    ]
-    history.extend(
-        {"system": key[0], "record_id": key[1], "global_id": None, "previous_global_id": None,
-         "action": "unlinked", "actor": actor, "reason": "record deleted in its system",
-         "at": now}
-        for key in changes.unlinked)
+    rows = ({"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
+             "linked_at": now, "reason": _short(reason_of(m.key))} for m in (*moved, *fresh))
+    bulk_insert(connection, xref, rows, batch_size=batch_size)  # streamed: one batch at a time
+    history = itertools.chain(
+        ({"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
+          "previous_global_id": m.previous, "action": "moved" if m.previous else "linked",
+          "actor": actor, "reason": _short(reason_of(m.key)), "at": now}
+         for m in changes.moves),
+        ({"system": key[0], "record_id": key[1], "global_id": None, "previous_global_id": None,
+          "action": "unlinked", "actor": actor, "reason": "record deleted in its system",
+          "at": now}
+         for key in changes.unlinked))
     bulk_insert(connection, xref_history, history, batch_size=batch_size)
 
 
 def _short(text: str | None) -> str | None:
     return text[:256] if text else text
-
-
-def _insert(connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
-            batch_size: int) -> None:
-    for start in range(0, len(rows), batch_size):
-        connection.execute(table.insert(), list(rows[start:start + batch_size]))
 
 
 def _delete_keys(connection: sa.Connection, keys: Sequence[RecordKey]) -> None:
