@@ -63,7 +63,8 @@ class PbxAdapter(Adapter):
         self.ami_settings = settings
         self.pipeline = Pipeline(extension_pattern=settings.extension_pattern,
                                  call_timeout=settings.call_timeout,
-                                 report_internal=settings.report_internal_calls)
+                                 report_internal=settings.report_internal_calls,
+                                 hold_first_session=True)
         self.publisher = PbxPublisher(bus)
         only_needed = settings.needed_events_only
         self.client = AmiClient(settings, on_events=self._on_events, on_login=self._on_login,
@@ -161,24 +162,26 @@ class PbxAdapter(Adapter):
             snapshot = await self._snapshot()
             async with self._lock:
                 events = self.pipeline.adopt(snapshot, self.pbx_now_us())
-                self._released_events_seen()
+                self._events_seen()
                 await self._publish(events)
             return
         snapshot = await self._snapshot()
         async with self._lock:
             events = self.pipeline.reconcile(snapshot, self.pbx_now_us())
-            self._released_events_seen()
+            self._events_seen()
             self.rebuilds += 1
             await self._publish(events)
 
-    def _released_events_seen(self) -> None:
-        """Events held for the snapshot and applied only now move the PBX clock on too."""
-        last = self.pipeline.last_event_us
-        if last is not None and last > self._last_event_at[0]:
-            self._last_event_at = (last, time.monotonic())
+    def _events_seen(self) -> None:
+        """Events held for the snapshot move the PBX clock on too: those held when it is
+        asked for (they came before it), and the others once applied."""
+        newest = self.pipeline.newest_event_us
+        if newest is not None and newest > self._last_event_at[0]:
+            self._last_event_at = (newest, time.monotonic())
 
     async def _snapshot(self) -> Snapshot:
         """Ask the PBX what is going on now; each question may go unanswered."""
+        self._events_seen()
         snapshot = Snapshot(as_of_us=self.pipeline.last_event_us)
         with contextlib.suppress(AmiError, TimeoutError):
             snapshot.channels = await self.client.core_show_channels()

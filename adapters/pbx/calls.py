@@ -27,6 +27,7 @@ from adapters.pbx.ami.protocol import AmiMessage
 from adapters.pbx.call_record import Call
 from adapters.pbx.call_transfers import TransferEvents
 from adapters.pbx.events import CALL_ANSWERED, CALL_ENDED, CALL_RINGING, PbxEvent
+from adapters.pbx.held_channels import held_channels
 from adapters.pbx.mapping import ChannelRules, caller_number, dialed_number, short_text
 from adapters.pbx.snapshot import adopt_unknown_calls, reconcile_calls
 
@@ -72,18 +73,21 @@ class CallTracker(TransferEvents):
         return self._out
 
     def reconcile(self, channels: Sequence[AmiMessage], now_us: int,
-                  as_of_us: int | None = None) -> list[PbxEvent]:
-        """After a reconnect: align calls in flight with ``CoreShowChannels`` (see
-        :func:`adapters.pbx.snapshot.reconcile_calls`)."""
+                  as_of_us: int | None = None, held: Sequence[AmiMessage] = ()
+                  ) -> list[PbxEvent]:
+        """After a reconnect: align calls in flight with ``CoreShowChannels`` and the
+        events ``held`` meanwhile (see :func:`adapters.pbx.snapshot.reconcile_calls`)."""
         self._out = []
-        reconcile_calls(self, channels, now_us, as_of_us)
+        reconcile_calls(self, channels, now_us, as_of_us, held_channels(held))
         return self._out
 
-    def adopt(self, channels: Sequence[AmiMessage], now_us: int) -> list[PbxEvent]:
-        """At the first login: the calls in ``CoreShowChannels`` not tracked yet (see
+    def adopt(self, channels: Sequence[AmiMessage] | None, now_us: int,
+              held: Sequence[AmiMessage] = ()) -> list[PbxEvent]:
+        """At the first login: the calls in ``CoreShowChannels`` and in the events
+        ``held`` meanwhile not tracked yet (see
         :func:`adapters.pbx.snapshot.adopt_unknown_calls`)."""
         self._out = []
-        adopt_unknown_calls(self, channels, now_us)
+        adopt_unknown_calls(self, channels, now_us, held_channels(held))
         return self._out
 
     def is_ended(self, linkedid: str) -> bool:

@@ -9,6 +9,11 @@ then applied in order: what the PBX did after the snapshot cannot overtake it (a
 answer was lost but whose hangup arrives while the snapshot is being read would otherwise
 end unanswered). Held events are released anyway if no snapshot comes within
 ``rebuild_wait`` seconds (of ``clock`` time).
+
+The first session is held from its very first event (``hold_first_session``) until
+:meth:`Pipeline.adopt` has taken in the calls already in progress: an event of such a
+call applied before then would find no call and be lost - its ``Hangup`` with it, and
+so its call record (issue #4). Held, those events are read for the calls they show.
 """
 
 from __future__ import annotations
@@ -78,8 +83,10 @@ class Snapshot:
 class Pipeline:
     def __init__(self, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
                  call_timeout: float = 4 * 3600.0, report_internal: bool = False,
-                 rebuild_wait: float = 30.0, clock: Callable[[], int] = _wall_clock_us
-                 ) -> None:
+                 rebuild_wait: float = 30.0, clock: Callable[[], int] = _wall_clock_us,
+                 hold_first_session: bool = False) -> None:
+        """``hold_first_session``: hold events from the first one on until :meth:`adopt`
+        (the live adapter, which adopts at its first login; not a replay)."""
         rules = ChannelRules(extension_pattern)
         self.calls = CallTracker(rules, call_timeout=call_timeout,
                                  report_internal=report_internal)
@@ -92,14 +99,26 @@ class Pipeline:
         """Events waiting for the snapshot after a reconnect (None: not waiting)."""
         self._held_since_us = 0
         """When holding began (``clock`` time: how long the snapshot takes, not PBX time)."""
+        self._first_snapshot_due = hold_first_session
+        self._newest_held_us: int | None = None
 
     @property
     def waiting_for_snapshot(self) -> bool:
         return self._held is not None
 
+    @property
+    def newest_event_us(self) -> int | None:
+        """PBX time of the newest event seen, applied or held."""
+        held, applied = self._newest_held_us, self.last_event_us
+        if held is None or applied is None:
+            return applied if held is None else held
+        return max(held, applied)
+
     def handle(self, message: AmiMessage) -> list[PbxEvent]:
         if message.kind != "event":
             return []
+        if self._held is None and self._first_snapshot_due:
+            self.hold()
         if self._held is not None:
             return self._hold(message)
         if message.name == "FullyBooted" and self.last_event_us is not None:
@@ -110,10 +129,14 @@ class Pipeline:
     def _hold(self, message: AmiMessage) -> list[PbxEvent]:
         assert self._held is not None
         self._held.append(message)
+        at_us = message.timestamp_us
+        if at_us is not None and (self._newest_held_us is None or at_us > self._newest_held_us):
+            self._newest_held_us = at_us
         waited_us = self._clock() - self._held_since_us
         if waited_us > self._rebuild_wait_us or len(self._held) >= MAX_HELD:
-            log.warning("no snapshot %.0f s after the reconnect: %d held event(s) applied",
+            log.warning("no snapshot %.0f s after the login: %d held event(s) applied",
                         waited_us / 1e6, len(self._held))
+            self._first_snapshot_due = False
             return self._release()
         return []
 
@@ -150,15 +173,16 @@ class Pipeline:
     def reconcile(self, snapshot: Snapshot, now_us: int) -> list[PbxEvent]:
         out: list[PbxEvent] = []
         if snapshot.channels is not None:
-            out += self.calls.reconcile(snapshot.channels, now_us, snapshot.as_of_us)
+            out += self.calls.reconcile(snapshot.channels, now_us, snapshot.as_of_us,
+                                        self._held or ())
         out += self.presence.reconcile_extensions(snapshot.extension_states, now_us)
         out += self.presence.reconcile_queues(snapshot.queue_members, snapshot.queues, now_us)
         return out + self._release()
 
     def adopt(self, snapshot: Snapshot, now_us: int) -> list[PbxEvent]:
         """At the first login: take in the calls already in progress that the events so
-        far did not show, touch nothing else, then apply the held events."""
-        out: list[PbxEvent] = []
-        if snapshot.channels is not None:
-            out += self.calls.adopt(snapshot.channels, now_us)
+        far did not show (from the snapshot and the held events), touch nothing else, then
+        apply the held events."""
+        self._first_snapshot_due = False
+        out = self.calls.adopt(snapshot.channels, now_us, self._held or ())
         return out + self._release()

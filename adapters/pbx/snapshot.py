@@ -9,6 +9,11 @@ thing: a known call still unanswered whose snapshot shows it answered (the custo
 channel bridged to a phone or to a queue's Local pair, or a channel it was dialling now
 ``Up``) is answered by that agent, at the reconnect time (approximate, logged as such).
 Calls with events newer than ``as_of_us`` (when the snapshot was asked for) are left alone.
+
+The events held while the snapshot was read complete it (:mod:`adapters.pbx.held_channels`):
+an unknown call whose channels all hung up before the snapshot was taken is adopted from
+its events, and an adopted call keeps the channels that hung up just before (the agent who
+answered it), so that applying the held events afterwards ends it, once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from adapters.pbx.ami.protocol import AmiMessage
 from adapters.pbx.call_record import Call
+from adapters.pbx.held_channels import HeldChannels
 from adapters.pbx.mapping import ChannelRules, caller_number
 
 if TYPE_CHECKING:
@@ -33,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_calls(tracker: CallTracker, channels: Sequence[AmiMessage], now_us: int,
-                    as_of_us: int | None) -> None:
+                    as_of_us: int | None, held: HeldChannels | None = None) -> None:
     alive = _alive(channels)
     for linkedid, call in list(tracker.calls.items()):
         if as_of_us is not None and call.last_us > as_of_us:
@@ -54,14 +60,15 @@ def reconcile_calls(tracker: CallTracker, channels: Sequence[AmiMessage], now_us
                 log.warning("call %s was answered by %s while the AMI connection was down; "
                             "answer time approximated by the reconnect", linkedid, agent)
                 tracker.answer_missed(call, now_us, agent)
-    _adopt_unknown(tracker, alive, now_us)
+    _adopt_unknown(tracker, alive, now_us, held or HeldChannels())
 
 
-def adopt_unknown_calls(tracker: CallTracker, channels: Sequence[AmiMessage],
-                        now_us: int) -> None:
-    """The calls in ``channels`` that ``tracker`` neither tracks nor has ended, taken in
-    (the first login: calls already in progress when the adapter started)."""
-    _adopt_unknown(tracker, _alive(channels), now_us)
+def adopt_unknown_calls(tracker: CallTracker, channels: Sequence[AmiMessage] | None,
+                        now_us: int, held: HeldChannels | None = None) -> None:
+    """The calls in ``channels`` or ``held`` that ``tracker`` neither tracks nor has ended,
+    taken in (the first login: calls already in progress when the adapter started).
+    ``channels`` None (the PBX did not answer): the held events are all there is."""
+    _adopt_unknown(tracker, _alive(channels or ()), now_us, held or HeldChannels())
 
 
 def _alive(channels: Sequence[AmiMessage]) -> dict[str, dict[str, AmiMessage]]:
@@ -74,12 +81,26 @@ def _alive(channels: Sequence[AmiMessage]) -> dict[str, dict[str, AmiMessage]]:
 
 
 def _adopt_unknown(tracker: CallTracker, alive: Mapping[str, Mapping[str, AmiMessage]],
-                   now_us: int) -> None:
-    unknown = {lid: items for lid, items in alive.items()
-               if lid not in tracker.calls and not tracker.is_ended(lid)}
-    for call in adopt_calls(unknown, tracker.rules, now_us):
-        log.info("call %s in progress adopted from the snapshot", call.linkedid)
-        tracker.calls[call.linkedid] = call
+                   now_us: int, held: HeldChannels) -> None:
+    found: dict[str, Mapping[str, AmiMessage]] = {}
+    for linkedid, items in alive.items():  # with its channels that hung up just before
+        if linkedid in held.started:
+            continue  # the held events show it from its start: applying them builds it
+        gone = {uid: item for uid, item in held.items.get(linkedid, {}).items()
+                if uid in held.hung_up and uid not in items}
+        found[linkedid] = {**gone, **items}
+    ended_before = [lid for lid in held.items if lid not in alive and lid not in held.started]
+    for linkedid in ended_before:  # or still up, when the snapshot went unanswered
+        found[linkedid] = held.items[linkedid]
+    for linkedid, items in found.items():
+        if linkedid in tracker.calls or tracker.is_ended(linkedid):
+            continue
+        # seen first in a held event: the adoption is no later than that
+        at_us = min(now_us, held.first_us.get(linkedid, now_us))
+        [call] = adopt_calls({linkedid: items}, tracker.rules, at_us)
+        log.info("call %s in progress adopted from %s", linkedid,
+                 "the snapshot" if linkedid in alive else "its events")
+        tracker.calls[linkedid] = call
 
 
 def uniqueid_us(uniqueid: str) -> int | None:

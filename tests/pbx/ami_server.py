@@ -30,6 +30,9 @@ class Session:
     channels: list[list[tuple[str, str]]] = field(default_factory=list)
     """The CoreShowChannel items this PBX reports."""
     answer_pings: bool = True
+    before_answer: dict[str, bytes] = field(default_factory=dict)
+    """Bytes sent just before the answer to the named action (events the PBX emitted
+    while that action was on its way: what the answer then already reflects)."""
 
 
 def block(*headers: tuple[str, str]) -> bytes:
@@ -108,6 +111,9 @@ class FakeAmi:
                       writer: asyncio.StreamWriter, nonce: str) -> bool:
         """Reply to one action; False when the connection is to be dropped."""
         name, action_id = action.name.lower(), ("ActionID", action.action_id or "")
+        for before, data in session.before_answer.items():
+            if before.lower() == name:
+                writer.write(data)
         if name == "challenge":
             writer.write(block(("Response", "Success"), action_id, ("Challenge", nonce)))
         elif name == "login":

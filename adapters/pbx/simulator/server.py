@@ -38,7 +38,7 @@ from adapters.pbx.simulator.scenarios import SCENARIOS, GeneratedCall, Plan, cli
 from adapters.pbx.simulator.session import Session, block
 from adapters.pbx.simulator.state import PbxState
 
-__all__ = ["DEFAULT_CALLERS", "AmiSimulator", "SimulatorConfig"]
+__all__ = ["DEFAULT_CALLERS", "AmiSimulator", "LoginMoment", "SimulatorConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ PRIVILEGE = {"Newexten": "dialplan,all", "VarSet": "dialplan,all", "AgentCalled"
              "AgentConnect": "agent,all", "AgentComplete": "agent,all",
              "QueueCallerJoin": "agent,all", "QueueCallerLeave": "agent,all",
              "QueueCallerAbandon": "agent,all", "FullyBooted": "system,all"}
+LIST_ACTIONS = frozenset({"coreshowchannels", "queuestatus", "extensionstatelist"})
 
 
 @dataclass
@@ -73,6 +74,19 @@ class SimulatorConfig:
     """How many calls :attr:`AmiSimulator.generated` / ``finished`` remember."""
     start_on_login: bool = True
     banner: str = "Asterisk Call Manager/7.0.3"
+    list_delay: float = 0.0
+    """Seconds a list action (``CoreShowChannels``...) takes to answer, as on a busy PBX:
+    events keep flowing meanwhile and the answer is the state when it is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginMoment:
+    """Ground truth at a session's login: what it can know of the calls so far."""
+
+    started: int
+    """Calls started (``generated``) before it."""
+    up: frozenset[str]
+    """Linkedids of the calls with a channel up: calls in progress at the login."""
 
 
 class AmiSimulator:
@@ -84,6 +98,8 @@ class AmiSimulator:
         self.finished: deque[GeneratedCall] = deque(maxlen=self.config.history)
         self.started_count = 0
         self.finished_count = 0
+        self.logins: list[LoginMoment] = []
+        """One per accepted Login, in order."""
         self.state = PbxState(self.config.agents, self.config.queue)
         self._rng = random.Random(self.config.seed)
         self._ids = Ids()
@@ -220,6 +236,8 @@ class AmiSimulator:
                 if not data:
                     break
                 for action in parser.feed(data):
+                    if self.config.list_delay and action.name.lower() in LIST_ACTIONS:
+                        await asyncio.sleep(self.config.list_delay)
                     reply = self._answer(session, action)
                     writer.write(reply.encode())
                     if action.name.lower() == "logoff":
@@ -248,6 +266,8 @@ class AmiSimulator:
             if not self._authorized(session, action):
                 return reply("Error", ("Message", "Authentication failed"))
             session.logged_in = True
+            self.logins.append(LoginMoment(self.started_count, frozenset(
+                channel.get("Linkedid", "") for channel in self.state.channels.values())))
             session.events = (action.get("Events") or "on").lower() != "off"
             self._logged_in.set()
             return (reply("Success", ("Message", "Authentication accepted"))
