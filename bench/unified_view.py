@@ -19,6 +19,14 @@ process before it serves. Prints p50/p95/max, CPU per view of the server and of 
 load generator, and whether the target is met: view p95 <= 1.2 x the slowest backend's
 latency, and never above the deadline. Not a test: nothing is asserted.
 
+Steady state and first round: the ``--concurrency`` connections start together, so the
+first round is one burst (50 views' CPU arriving at once, plus first-use costs); after
+it, 50 requests are in flight at every moment and their starts spread out. Each
+stream runs ``--views`` views after that first round without a pause (a separate
+warm-up round would end with every connection idle and re-synchronise them). p50/p95
+are of the steady state; the first round is printed on its own lines, and the
+deadline holds for every view, the first round's too.
+
     python bench/unified_view.py [--views 1000] [--concurrency 50] [--brokers memory,rabbitmq]
                                  [--no-gc-freeze]
 """
@@ -191,15 +199,16 @@ async def over_http(server: Child, backend_child: Child | None, port: int,
         return elapsed
 
     try:
-        await in_rounds(args.concurrency, args.concurrency, view)  # warm-up
-        incomplete = 0
         began = await cpu_now(server, backend_child)
-        samples = await in_rounds(args.views, args.concurrency, lambda n: view(n + 3 * 10**6))
+        warm = args.concurrency  # the first round, all started together: reported apart
+        samples = await in_rounds(warm + args.views, args.concurrency,
+                                  lambda n: view(n + 3 * 10**6))
         ended = await cpu_now(server, backend_child)
     finally:
         for connection in connections:
             await connection.close()
-    return samples, {name: (ended[name] - began[name]) / args.views for name in began}, incomplete
+    return samples, {name: (ended[name] - began[name]) / (warm + args.views)
+                     for name in began}, incomplete
 
 
 async def cpu_now(server: Child, backend_child: Child | None) -> dict[str, float]:
@@ -216,7 +225,10 @@ async def cpu_now(server: Child, backend_child: Child | None) -> dict[str, float
 def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str, object],
            http: list[float], cpu: dict[str, float], incomplete: int) -> None:
     baseline, direct = in_process["baseline"], in_process["direct"]
+    direct_first = in_process["direct_first_round"]
     assert isinstance(baseline, list) and isinstance(direct, list)
+    assert isinstance(direct_first, list)
+    http_first, http = http[:args.concurrency], http[args.concurrency:]
     slowest = max(LATENCY.values())
     print(f"{url.split(':')[0]}: {args.views} cold views, {args.concurrency} concurrent; "
           f"backends {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in LATENCY.items())}; "
@@ -226,6 +238,8 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
     print(figures("baseline: slowest backend alone (request-reply)", baseline, slowest))
     print(figures("view: scatter-gather in the server (no HTTP)", direct, slowest))
     print(figures("view: GET /v1/customers/lookup (uvicorn)", http, slowest))
+    print(figures("first round, all started at once: no HTTP", direct_first, slowest))
+    print(figures("first round, all started at once: HTTP", http_first, slowest))
     print("  CPU per view over HTTP: " + ", ".join(
         f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items())
         + f"; the server without HTTP {float(str(in_process['cpu_per_view'])) * 1000:.2f} ms"
@@ -233,9 +247,10 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
     print(f"  view p95 / baseline p95: scatter-gather "
           f"{percentile(direct, 95) / percentile(baseline, 95):.2f}, "
           f"HTTP {percentile(http, 95) / percentile(baseline, 95):.2f}")
-    met = percentile(http, 95) <= 1.2 * slowest and max(http) <= args.deadline
+    met = percentile(http, 95) <= 1.2 * slowest and max(http + http_first) <= args.deadline
     print(f"  target over HTTP: p95 <= 1.2 x {slowest * 1000:.0f} ms = {1.2 * slowest * 1000:.0f}"
-          f" ms and max <= deadline: {'met' if met else 'NOT met'}; views with a section "
+          f" ms (steady state) and max <= deadline (every view): {'met' if met else 'NOT met'}"
+          f"; views with a section "
           f"unavailable: {incomplete} over HTTP, {in_process['incomplete']} in the server")
 
 
