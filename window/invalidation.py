@@ -78,7 +78,10 @@ def _manager(payload: Payload) -> Stale:
 
 
 def _call_ended(payload: Payload) -> Stale:
-    numbers = [to_e164(payload.get(name)) for name in ("caller_number", "called_number")]
+    if "customer_e164" in payload:  # the PBX adapter normalised the customer's number
+        numbers = [payload["customer_e164"]]
+    else:
+        numbers = [to_e164(payload.get(name)) for name in ("caller_number", "called_number")]
     return frozenset({"calls", "crm"}), tags_of(phone=[n for n in numbers if n])
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bus.masking import mask_phone
-from bus.phones import to_e164
+from bus.phones import call_customer_e164
 from window.directory import Directory
 from window.identity import Identity
 from window.view import ViewService
@@ -104,10 +104,10 @@ class ScreenPop:
         targets = [str(t) for t in call.get("ring_targets") or () if str(t) not in state.popped]
         if not targets:
             return
-        phone = to_e164(call.get("caller_number"), self.region)
+        phone = call_customer_e164(call, self.region)  # the PBX adapter's, or parsed here
         base = _call_fields(call, phone, occurred_at)
         local = {"event": "pop", "stage": "local", **base,
-                 "card": self.directory.card(phone, call.get("caller_number")),
+                 "card": self.directory.card(phone, _customer_number(call)),
                  "pushed_at": _now()}
         state.local = local
         for agent in targets:
@@ -192,7 +192,7 @@ class ScreenPop:
 
 def _call_fields(call: Mapping[str, Any], phone: str | None,
                  occurred_at: str | None) -> dict[str, Any]:
-    return {"call_id": str(call["linkedid"]), "caller": phone or call.get("caller_number"),
+    return {"call_id": str(call["linkedid"]), "caller": phone or _customer_number(call),
             "caller_name": call.get("caller_name"), "called": call.get("called_number"),
             "queue": call.get("queue"), "direction": call.get("direction"),
             "ring_targets": list(call.get("ring_targets") or ()),
@@ -201,3 +201,10 @@ def _call_fields(call: Mapping[str, Any], phone: str | None,
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _customer_number(call: Mapping[str, Any]) -> str | None:
+    """The customer's number as the PBX saw it: the dialled one of an outbound call (the
+    agent's phone rings first on click-to-call), else the caller's."""
+    number = call.get("called_number" if call.get("direction") == "outbound" else "caller_number")
+    return str(number) if number is not None else None

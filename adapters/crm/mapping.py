@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bus.phones import to_e164
+from bus.phones import call_customer_e164, to_e164
 
 __all__ = [
     "call_interaction", "call_phone", "callback_task", "card", "card_manager", "crm_customer",
@@ -204,10 +204,9 @@ def interaction_id(linkedid: str) -> str:
 
 def call_phone(call: Record, region: str = "RU") -> str | None:
     """The customer's number of a call in E.164: the caller's of an inbound call, the
-    dialled one of an outbound call; None for internal and withheld numbers."""
-    number = {"inbound": call.get("caller_number"),
-              "outbound": call.get("called_number")}.get(call.get("direction", ""))
-    return e164(number, region) if number else None
+    dialled one of an outbound call; None for internal and withheld numbers. The event's
+    ``customer_e164`` when the PBX adapter set it (no second parse)."""
+    return call_customer_e164(call, region)
 
 
 def is_missed(call: Record) -> bool:

@@ -64,7 +64,7 @@ class PbxAdapter(Adapter):
         self.pipeline = Pipeline(extension_pattern=settings.extension_pattern,
                                  call_timeout=settings.call_timeout,
                                  report_internal=settings.report_internal_calls,
-                                 hold_first_session=True)
+                                 hold_first_session=True, region=settings.region)
         self.publisher = PbxPublisher(bus)
         only_needed = settings.needed_events_only
         self.client = AmiClient(settings, on_events=self._on_events, on_login=self._on_login,

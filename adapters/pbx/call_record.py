@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from adapters.pbx.events import CALL_ANSWERED, CALL_ENDED, CALL_RINGING, CALL_TRANSFERRED
-from adapters.pbx.mapping import iso, seconds_between
+from adapters.pbx.mapping import iso, seconds_between, to_e164
 
 __all__ = ["Call", "Direction"]
 
@@ -58,6 +58,8 @@ class Call:
     last_us: int = 0
     ended_us: int | None = None
     timed_out: bool = False
+    _e164: tuple[str | None, str | None] | None = None
+    """The customer's number and its E.164, remembered: every stage of the call carries it."""
 
     @property
     def reported(self) -> bool:
@@ -71,6 +73,20 @@ class Call:
         return True
 
     # -- derived values ------------------------------------------------------
+
+    def customer_number(self) -> str | None:
+        """The customer's number as the PBX saw it: the caller of an inbound call, the
+        number dialled by an outbound one; None for calls between extensions."""
+        if self.direction == "inbound":
+            return self.caller_number
+        return self.called_number if self.direction == "outbound" else None
+
+    def customer_e164(self, region: str) -> str | None:
+        """:meth:`customer_number` in E.164; None when withheld or no valid public number."""
+        number = self.customer_number()
+        if self._e164 is None or self._e164[0] != number:
+            self._e164 = (number, to_e164(number, region))
+        return self._e164[1]
 
     def ring_seconds(self) -> int:
         if self.first_ring_us is None:
@@ -105,10 +121,11 @@ class Call:
 
     # -- payloads (schemas/json/entities/call.json) ----------------------------
 
-    def payload(self, type_: str) -> dict[str, Any]:
+    def payload(self, type_: str, region: str = "RU") -> dict[str, Any]:
+        """``region``: of national numbers, for ``customer_e164``."""
         builders = {CALL_RINGING: self.ringing_payload, CALL_ANSWERED: self.answered_payload,
                     CALL_TRANSFERRED: self.transferred_payload, CALL_ENDED: self.ended_payload}
-        return builders[type_]()
+        return {**builders[type_](), "customer_e164": self.customer_e164(region)}
 
     def _base(self) -> dict[str, Any]:
         return {

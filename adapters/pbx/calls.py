@@ -43,8 +43,10 @@ class CallTracker(TransferEvents):
 
     def __init__(self, rules: ChannelRules | None = None, *, call_timeout: float = 4 * 3600.0,
                  report_internal: bool = False, remember_ended: int = 10_000,
-                 sweep_every: float = 60.0) -> None:
+                 sweep_every: float = 60.0, region: str = "RU") -> None:
+        """``region``: of national numbers, for the events' ``customer_e164``."""
         self.rules = rules or ChannelRules()
+        self.region = region
         self.calls: dict[str, Call] = {}
         self._timeout_us = int(call_timeout * 1_000_000)
         self._report_internal = report_internal
@@ -98,7 +100,7 @@ class CallTracker(TransferEvents):
     def _emit(self, type_: str, call: Call, at_us: int) -> None:
         if not (call.reported or self._report_internal):
             return
-        self._out.append(PbxEvent(type_, call.linkedid, at_us, call.payload(type_)))
+        self._out.append(PbxEvent(type_, call.linkedid, at_us, call.payload(type_, self.region)))
 
     def _call(self, message: AmiMessage, *keys: str) -> Call | None:
         for key in keys or ("Linkedid", "DestLinkedid"):

@@ -84,12 +84,13 @@ class Pipeline:
     def __init__(self, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
                  call_timeout: float = 4 * 3600.0, report_internal: bool = False,
                  rebuild_wait: float = 30.0, clock: Callable[[], int] = _wall_clock_us,
-                 hold_first_session: bool = False) -> None:
+                 hold_first_session: bool = False, region: str = "RU") -> None:
         """``hold_first_session``: hold events from the first one on until :meth:`adopt`
-        (the live adapter, which adopts at its first login; not a replay)."""
+        (the live adapter, which adopts at its first login; not a replay). ``region``: of
+        national numbers, for the call events' ``customer_e164``."""
         rules = ChannelRules(extension_pattern)
         self.calls = CallTracker(rules, call_timeout=call_timeout,
-                                 report_internal=report_internal)
+                                 report_internal=report_internal, region=region)
         self.presence = PresenceTracker(rules)
         self._clock = clock
         self.last_event_us: int | None = None

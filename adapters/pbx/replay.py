@@ -22,16 +22,18 @@ CHUNK = 64 * 1024
 
 
 def replay(path: str | Path, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
-           call_timeout: float = 4 * 3600.0) -> list[dict[str, Any]]:
+           call_timeout: float = 4 * 3600.0, region: str = "RU") -> list[dict[str, Any]]:
     """The canonical events (``{"type", "payload"}``) a transcript file gives."""
     return list(replay_bytes(Path(path).read_bytes(), extension_pattern=extension_pattern,
-                             call_timeout=call_timeout))
+                             call_timeout=call_timeout, region=region))
 
 
 def replay_bytes(data: bytes, *, extension_pattern: str = DEFAULT_EXTENSION_PATTERN,
-                 call_timeout: float = 4 * 3600.0) -> Iterator[dict[str, Any]]:
+                 call_timeout: float = 4 * 3600.0, region: str = "RU"
+                 ) -> Iterator[dict[str, Any]]:
     parser = AmiParser(expect_banner=True)
-    pipeline = Pipeline(extension_pattern=extension_pattern, call_timeout=call_timeout)
+    pipeline = Pipeline(extension_pattern=extension_pattern, call_timeout=call_timeout,
+                        region=region)
     for start in range(0, len(data), CHUNK):  # incremental, as from a socket
         for event in pipeline.feed(parser.feed(data[start:start + CHUNK])):
             yield event.to_dict()

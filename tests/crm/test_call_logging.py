@@ -128,3 +128,23 @@ async def test_a_call_log_the_crm_refuses_is_dead_lettered_at_once_with_the_reas
     assert record.attempts == 1
     assert simulator.data.interactions == {}
     assert logged == []
+
+
+@pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
+@pytest.mark.parametrize("producer", ["normalised by the PBX adapter", "an older producer"])
+async def test_a_click_to_call_is_logged_for_the_dialled_customer(
+    simulator: CrmSimulator, crm_on: AdapterFactory, producer: str,
+) -> None:
+    observer, logged = collector(LOGGED)
+    bus, _adapter = await crm_on(settings_for(simulator), observer)
+    call = ended_call("1710242430.4120", caller="2003", direction="outbound", queue=None,
+                      called_number="89123456789", ring_targets=["2003"])
+    if producer == "normalised by the PBX adapter":
+        call["customer_e164"] = "+79123456789"
+
+    await bus.emit(ENDED, call, source="pbx")
+    await eventually(lambda: len(logged) == 1)
+
+    stored = simulator.data.interactions["call-1710242430.4120"]
+    assert (stored["customer_id"], stored["manager_id"]) == ("C-1001", "M-1")
+    assert logged[0].payload["direction"] == "outbound"

@@ -22,6 +22,7 @@ from tests.pbx.conftest import (
     Collector,
     ami_settings,
     as_events,
+    as_in_fixture,
     calls_of,
     expected,
     presence_of,
@@ -29,17 +30,57 @@ from tests.pbx.conftest import (
     transcript,
 )
 
+CUSTOMER_E164 = {
+    "1710224107.1837": "+79123456789",  # inbound_queue_answered: +79123456789 as sent
+    "1710226961.2210": "+74952345678",  # inbound_direct_answered: 10 digits 4952345678
+    "1710233043.2931": "+79123456789",  # inbound_no_answer: 89123456789
+    "1710235872.3377": "+79834567890",  # inbound_abandoned_in_queue
+    "1710237955.3802": "+73912345678",  # inbound_busy: 83912345678, a landline
+    "1710242430.4120": "+79123456789",  # outbound_click_to_call: the dialled 89123456789
+    "1710247696.4577": "+79231112233",  # blind_transfer
+    "1710252189.5011": None,  # unknown_caller_id: <unknown>
+    "1710252250.5013": None,  # unknown_caller_id: anonymous
+    "1710256200.5530": "+79501234567",  # two_concurrent_calls: 89501234567
+    "1710256204.5532": "+79135556677",  # two_concurrent_calls
+}
+"""The customer's number in E.164 of every fixture call, written out by hand."""
+
 
 def _canonical(events: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in events)
+
+
+def _customer_e164_of_every_event(events: list[dict[str, Any]]) -> dict[str, set[str | None]]:
+    found: dict[str, set[str | None]] = {}
+    for event in events:
+        if event["type"] != AGENT_PRESENCE:
+            found.setdefault(event["payload"]["linkedid"], set()).add(
+                event["payload"]["customer_e164"])
+    return found
 
 
 @pytest.mark.parametrize("scenario", scenarios())
 def test_replay_gives_the_expected_calls_and_presence(scenario: str) -> None:
     events = replay(transcript(scenario))
     want = expected(scenario)
-    assert calls_of(events) == want["calls"]
+    assert as_in_fixture(calls_of(events), want["calls"]) == want["calls"]
     assert presence_of(events) == want["presence"]
+
+
+@pytest.mark.parametrize("scenario", scenarios())
+def test_every_call_event_carries_the_customer_number_in_e164(scenario: str) -> None:
+    events = replay(transcript(scenario))
+    calls = {call["linkedid"] for call in expected(scenario)["calls"]}
+    assert _customer_e164_of_every_event(events) == {
+        linkedid: {CUSTOMER_E164[linkedid]} for linkedid in calls}
+    for call in calls_of(events):  # as sent: the fixtures' numbers stay unnormalised
+        assert call.keys() - set(expected(scenario)["calls"][0]) == {"customer_e164"}
+
+
+def test_the_customer_number_region_is_the_setting() -> None:
+    [call] = calls_of(replay(transcript("inbound_direct_answered"), region="DE"))
+    assert call["caller_number"] == "4952345678"
+    assert call["customer_e164"] == "+494952345678"  # a national number of Germany now
 
 
 @pytest.mark.parametrize("scenario", scenarios())
@@ -78,7 +119,9 @@ async def test_recorded_scenario_served_over_tcp_is_published_as_expected(
 
     published = as_events(seen)
     want = expected(scenario)
-    assert calls_of(published) == want["calls"]
+    assert as_in_fixture(calls_of(published), want["calls"]) == want["calls"]
+    assert _customer_e164_of_every_event(published) == {
+        call["linkedid"]: {CUSTOMER_E164[call["linkedid"]]} for call in want["calls"]}
     assert presence_of(published) == want["presence"]
     # the TCP run and replay() tell exactly the same story
     assert _canonical(published) == _canonical(replayed)

@@ -104,6 +104,50 @@ async def test_an_unknown_caller_gets_a_new_caller_card(start_window: WindowFact
         assert withheld["card"]["known"] is False and withheld["caller"] is None
 
 
+@pytest.mark.parametrize("producer", ["normalised by the PBX adapter", "an older producer"])
+async def test_click_to_call_pops_the_dialled_customers_card_on_the_agents_phone(
+        start_window: WindowFactory, producer: str) -> None:
+    window = await start_window()
+    await feed_directory(window)
+    call = {**ringing("2002", ["2002"]), "direction": "outbound", "queue": None,
+            "called_number": "89123456789"}  # the agent's phone rings first
+    if producer == "normalised by the PBX adapter":
+        call["customer_e164"] = PHONE
+
+    async with serve(window.app) as base, httpx.AsyncClient(base_url=base) as http, \
+            http.stream("GET", "/v1/screen-pop/stream", params={"agent": "2002"}) as response:
+        events = SseReader(response)
+        await events.next()
+        await window.bus.emit("pbx.call.ringing.v1", call)
+        local = await events.next()
+
+    assert local["caller"] == PHONE and local["direction"] == "outbound"
+    assert local["card"]["known"] is True and local["card"]["name"] == "Иванова Мария"
+
+
+async def test_the_number_the_pbx_adapter_normalised_is_the_one_looked_up(
+        start_window: WindowFactory) -> None:
+    """A PBX abroad (its region: DE) sends national numbers; the window (region RU) takes
+    the adapter's E.164 instead of reading them as Russian ones."""
+    window = await start_window()
+    german = "+494952345678"
+    await window.bus.emit("crm.customer.changed.v1", {"change": "updated", "customer": {
+        "id": "crm-de-1", "person": {"last_name": "Braun", "first_name": "Eva"},
+        "segment": None, "manager_id": None, "contacts": [{"phone": german}]}})
+    directory = window.component.state.directory
+    await eventually(lambda: directory.card(german)["known"], 5)
+
+    async with serve(window.app) as base, httpx.AsyncClient(base_url=base) as http, \
+            http.stream("GET", "/v1/screen-pop/stream", params={"agent": "2005"}) as response:
+        events = SseReader(response)
+        await events.next()
+        await window.bus.emit("pbx.call.ringing.v1",
+                              {**ringing("4952345678", ["2005"]), "customer_e164": german})
+        local = await events.next()
+
+    assert local["caller"] == german and local["card"]["name"] == "Braun Eva"
+
+
 async def test_a_page_that_closes_is_forgotten(start_window: WindowFactory) -> None:
     window = await start_window()
     hub = window.component.state.hub

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.crm.mapping import e164
+from bus.phones import call_customer_e164
 
 __all__ = [
     "OWNER_TYPES", "annotation_fields", "callback_activity", "card_manager", "customer",
@@ -171,9 +172,9 @@ def register_params(logged: Record, *, user_id: int | None,
 
 def ringing_params(call: Record, extension: str) -> dict[str, Any]:
     """A ringing inbound call (``pbx.call.ringing.v1``) as ``telephony.externalcall.register``
-    parameters; Bitrix24 finds the contact by the number itself."""
-    raw = call.get("caller_number")
-    return {"USER_PHONE_INNER": extension, "PHONE_NUMBER": e164(raw) or raw or "",
+    parameters; Bitrix24 finds the contact by the number itself (E.164 when it is one)."""
+    phone = call_customer_e164(call) or call.get("caller_number")
+    return {"USER_PHONE_INNER": extension, "PHONE_NUMBER": phone or "",
             "TYPE": 2, "CALL_START_DATE": call["started_at"], "CRM_CREATE": 0, "SHOW": 0}
 
 

@@ -24,6 +24,17 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _e164(call: Mapping[str, Any], customer_side: str, number: Any,
+          region: str) -> str | None:
+    """``number`` in E.164: the event's ``customer_e164`` when ``number`` is the customer's
+    (the caller of an inbound call, the dialled number of an outbound one) and the PBX
+    adapter set it; else parsed here (events of older producers, our own DIDs)."""
+    if call.get("direction") == customer_side and "customer_e164" in call:
+        found = call["customer_e164"]
+        return found if isinstance(found, str) else None
+    return to_e164(number, region)
+
+
 def call_rows(call: Mapping[str, Any], message_id: str, zone: ZoneInfo,
               region: str = "RU") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``pbx_calls`` row and the ``pbx_call_participants`` rows of one ended call
@@ -42,8 +53,8 @@ def call_rows(call: Mapping[str, Any], message_id: str, zone: ZoneInfo,
         "disposition": str(call.get("disposition") or "failed"),
         "queue": call.get("queue"),
         "answered_by": answered_by,
-        "caller_e164": to_e164(caller, region),
-        "called_e164": to_e164(call.get("called_number"), region),
+        "caller_e164": _e164(call, "inbound", caller, region),
+        "called_e164": _e164(call, "outbound", call.get("called_number"), region),
         "started_us": started_us,
         "local_hour": local.hour,
         "local_weekday": local.isoweekday(),

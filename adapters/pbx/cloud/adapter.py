@@ -42,7 +42,7 @@ class ZadarmaAdapter(Adapter):
         assert isinstance(settings, ZadarmaSettings)
         self.zadarma_settings = settings
         self.ingress = CloudIngress(bus, provider="zadarma", zone=ZoneInfo(settings.timezone),
-                                    source="zadarma")
+                                    source="zadarma", region=settings.region)
         self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

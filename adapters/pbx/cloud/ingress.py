@@ -59,10 +59,12 @@ class CloudIngress:
     """Takes verified notifications of one provider; returns the event types staged."""
 
     def __init__(self, bus: Bus, *, provider: str, zone: ZoneInfo, source: str = "pbx",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, region: str = "RU") -> None:
+        """``region``: of the provider's national numbers, for ``customer_e164``."""
         self.bus = bus
         self.provider = provider
         self.zone = zone
+        self.region = region
         self.source = source
         self.clock = clock
         self.taken = 0
@@ -127,7 +129,7 @@ class CloudIngress:
             cloud_calls.c.provider == self.provider, cloud_calls.c.call_id == linkedid,
         ).with_for_update()).first()
         if row is None:
-            return new_call(form, self.zone), False
+            return new_call(form, self.zone, self.region), False
         state: dict[str, Any] = dict(row[0])
         return CloudCall.from_json(state), True
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from adapters.pbx.events import CALL_ANSWERED, CALL_ENDED, CALL_RINGING, PbxEvent
-from adapters.pbx.mapping import caller_number, dialed_number, iso, seconds_between
+from adapters.pbx.mapping import caller_number, dialed_number, iso, seconds_between, to_e164
 
 __all__ = ["EVENTS", "CloudCall", "InvalidNotification", "apply", "notification_key"]
 
@@ -50,6 +50,8 @@ class CloudCall:
     started_us: int
     caller_number: str | None = None
     called_number: str | None = None
+    customer_e164: str | None = None
+    """The customer's number (inbound: the caller; outbound: the dialled one) in E.164."""
     ring_targets: list[str] = field(default_factory=list)
     first_ring_us: int | None = None
     answered_by: str | None = None
@@ -65,9 +67,9 @@ class CloudCall:
 
     def _base(self) -> dict[str, Any]:
         return {"linkedid": self.linkedid, "direction": self.direction,
-                "caller_number": self.caller_number, "called_number": self.called_number,
-                "queue": None, "ring_targets": list(self.ring_targets),
-                "started_at": iso(self.started_us)}
+                "caller_number": self.caller_number, "customer_e164": self.customer_e164,
+                "called_number": self.called_number, "queue": None,
+                "ring_targets": list(self.ring_targets), "started_at": iso(self.started_us)}
 
     def _event(self, type_: str, at_us: int, payload: dict[str, Any]) -> PbxEvent:
         return PbxEvent(type=type_, key=self.linkedid, at_us=at_us, payload=payload)
@@ -107,17 +109,20 @@ def _started_us(form: dict[str, str], zone: ZoneInfo) -> int:
     return int(moment.replace(tzinfo=zone).timestamp() * 1_000_000)
 
 
-def new_call(form: dict[str, str], zone: ZoneInfo) -> CloudCall:
-    """The call a notification describes, as far as that notification alone tells."""
+def new_call(form: dict[str, str], zone: ZoneInfo, region: str = "RU") -> CloudCall:
+    """The call a notification describes, as far as that notification alone tells;
+    ``region``: of national numbers, for ``customer_e164``."""
     started_us = _started_us(form, zone)
     if form.get("event", "").startswith("NOTIFY_OUT_"):
         agent = _extension(form.get("internal"))
+        dialled = dialed_number(form.get("destination"))
         return CloudCall(linkedid=call_id(form), direction="outbound", started_us=started_us,
                          caller_number=dialed_number(form.get("internal")),
-                         called_number=dialed_number(form.get("destination")),
+                         called_number=dialled, customer_e164=to_e164(dialled, region),
                          ring_targets=[agent] if agent else [], first_ring_us=started_us)
+    caller = caller_number(form.get("caller_id"))
     return CloudCall(linkedid=call_id(form), direction="inbound", started_us=started_us,
-                     caller_number=caller_number(form.get("caller_id")),
+                     caller_number=caller, customer_e164=to_e164(caller, region),
                      called_number=dialed_number(form.get("called_did")))
 
 

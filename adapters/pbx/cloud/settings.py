@@ -21,6 +21,8 @@ class ZadarmaSettings(AdapterSettings):
                                   "notifications are signed with it (HMAC-SHA1)")
     timezone: str = Field("UTC", description="IANA zone of Zadarma's call_start values "
                           "(the account's time zone)")
+    region: str = Field("RU", description="region of national numbers (phonenumbers), for "
+                        "the call events' customer_e164")
     retention_days: float = Field(7.0, gt=0, description="days a call's state and its seen "
                                   "notifications are kept (re-sent ones are ignored that long)")
     prune_interval: float = Field(3600.0, gt=0, description="seconds between clean-ups")

@@ -98,3 +98,20 @@ async def test_a_store_that_cannot_answer_replies_with_an_unavailable_error(
 
     assert reply.payload["calls"] == []
     assert reply.payload["error"]["code"] == "unavailable"
+
+
+def test_a_call_is_found_by_the_customer_number_the_pbx_adapter_normalised(
+    store: CallStore,
+) -> None:
+    abroad = {**ended_call("3.3", T0, caller="4952345678"), "customer_e164": "+494952345678"}
+    dialled = {**ended_call("4.4", T0 + timedelta(minutes=1), direction="outbound",
+                            caller="2001", called="89123456789"), "customer_e164": CUSTOMER}
+    older = ended_call("5.5", T0 + timedelta(minutes=2), direction="outbound", caller="2001",
+                       called="89123456789")  # an older producer: no customer_e164
+
+    for number, call in enumerate((abroad, dialled, older)):
+        assert store.record(call, f"message-{number}") is True
+
+    assert [c["linkedid"] for c in store.recent(phone="+494952345678", limit=10)] == ["3.3"]
+    assert store.recent(phone="+74952345678", limit=10) == []  # not read as Russian again
+    assert [c["linkedid"] for c in store.recent(phone=CUSTOMER, limit=10)] == ["5.5", "4.4"]

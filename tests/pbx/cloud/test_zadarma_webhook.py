@@ -54,7 +54,8 @@ async def test_a_full_zadarma_call_is_one_ringing_one_answered_one_ended_even_if
     assert [e.type for e in site.events] == [CALL_RINGING, CALL_ANSWERED, CALL_ENDED]
     ringing, answered, ended = (e.payload for e in site.events)
     assert ringing == {"linkedid": "in_1001", "direction": "inbound", "caller_number": CALLER,
-                       "called_number": site.cloud.did, "queue": None,
+                       "customer_e164": "+79123456789", "called_number": site.cloud.did,
+                       "queue": None,
                        "ring_targets": ["101"], "started_at": STARTED_UTC}
     assert answered["answered_by_extension"] == "101"
     assert (ended["disposition"], ended["talk_seconds"], ended["answered_by_extension"],
@@ -127,6 +128,9 @@ async def test_ring_all_missed_and_an_outbound_call_map_like_asterisk_calls(
     assert (ended["out_4003"]["caller_number"], ended["out_4003"]["called_number"],
             ended["out_4003"]["answered_by_extension"], ended["out_4003"]["talk_seconds"]
             ) == ("103", "89123456789", "103", 30)
+    # the customer is the dialled number of an outbound call, the caller of an inbound one
+    assert {linkedid: call["customer_e164"] for linkedid, call in ended.items()} == {
+        "in_4001": "+79123456789", "out_4002": "+79123456789", "out_4003": "+79123456789"}
 
 
 @pytest.mark.parametrize("broker_url", ["memory"], indirect=True)
