@@ -190,6 +190,22 @@ def parse_sync_scale(output: str) -> list[Figure]:
     return figures
 
 
+def parse_sync_incremental(output: str) -> list[Figure]:
+    """Per size, a single change's median CPU against the full run's CPU on the same data."""
+    figures: list[Figure] = []
+    size = ""
+    change = 0.0
+    for text in output.splitlines():
+        if header := re.match(r"(\d+) accounts \(", text):
+            size = header[1]
+        elif row := re.search(rf"per change CPU median ({NUMBER}) s", text):
+            change = _num(row[1])
+        elif row := re.search(rf"baseline: the full run alone ({NUMBER}) s CPU", text):
+            figures.append(Figure("sync_incremental", f"{size} accounts: one change, CPU",
+                                  change, "s CPU", "the full run, CPU", _num(row[1]), False))
+    return figures
+
+
 PARSERS: dict[str, Callable[[str], list[Figure]]] = {
     "bus_throughput": parse_bus_throughput,
     "amqp_clients": parse_amqp_clients,
@@ -198,6 +214,7 @@ PARSERS: dict[str, Callable[[str], list[Figure]]] = {
     "screen_pop": parse_screen_pop,
     "unified_view": parse_unified_view,
     "sync_scale": parse_sync_scale,
+    "sync_incremental": parse_sync_incremental,
 }
 
 BASELINES = {
@@ -208,6 +225,7 @@ BASELINES = {
     "screen_pop": "bare AMI parse of the captured stream (p99)",
     "unified_view": "the slowest backend alone, request-reply (p95)",
     "sync_scale": "Splink (DuckDB) on the same data",
+    "sync_incremental": "the full reconciliation run on the same data (CPU)",
 }
 
 
@@ -221,6 +239,7 @@ def arguments_for(bench: str, quick: bool, sync_sizes: str) -> list[str]:
         "screen_pop": ["--rate", "50", "--seconds", "4"],
         "unified_view": ["--views", "300", "--brokers", "memory,rabbitmq"],
         "sync_scale": ["--sizes", sync_sizes or "20000"],
+        "sync_incremental": ["--sizes", "20000", "--changes", "5"],
     }
     if quick:
         return quick_sizes[bench]

@@ -22,11 +22,12 @@ after each phase. CPU time is the figure to trust on a shared machine.
 import DIR`` and ``esb sync run`` through :class:`sync.service.SyncService` into a
 fresh SQLite file (the embedded default; CRM and billing records, as ours reads, and with
 ``--persist-docflow`` the documents too), with each stage's wall/CPU seconds
-(``import``; the run's ``load`` from SQL, ``match``, ``persist``), peak memory and
-the database's size. Its workers start mid-run, and a child's ``ru_maxrss`` counts
-the parent's pages it held between fork and exec: the total is an upper bound, the
-main process's peaks after each stage are the figure. ``--no-ours`` leaves the
-in-memory run out.
+(``import``; the run's ``load`` of the xref and decisions, ``match``, which streams the
+records from SQL into the engine, and ``persist``, which reads them again a batch of
+customers at a time), peak memory and the database's size. Its workers start mid-run,
+and a child's ``ru_maxrss`` counts the parent's pages it held between fork and exec:
+the total is an upper bound, the main process's peaks after each stage are the figure.
+``--no-ours`` leaves the in-memory run out.
 Not a test: nothing is asserted.
 
     .venv/bin/python bench/sync_scale.py [--sizes 20000,200000,1000000] [--seed 7]

@@ -10,23 +10,24 @@ transactional outbox. Full runs, single changes and people's decisions
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
 
-from bus.delivery.outbox import add_to_outbox
+from bus.delivery.outbox import add_many_to_outbox
 from bus.envelope import Envelope
 from bus.schema import SchemaRegistry
 from sync import events
 from sync.conflicts import Conflict, conflicts_in_customer, review_conflicts
-from sync.golden import GoldenRecord, build_golden, facts_of
+from sync.golden import Facts, GoldenRecord, build_golden, facts_of, survivorship_plan
 from sync.model import PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.settings import SyncSettings
 from sync.store.golden import GoldenChange, delete_golden, save_golden
 from sync.store.identity import IdentityChanges, assign_ids
 from sync.store.queue import close_obsolete, raise_conflicts
+from sync.store.records import iter_linked_records
 from sync.store.state import read_state, write_state
 from sync.store.xref import IdAllocator, apply_identity
 
@@ -68,7 +69,7 @@ class ResultWriter:
         *,
         groups: Iterable[Sequence[RecordKey]],
         previous: Mapping[RecordKey, str],
-        records: Mapping[RecordKey, SourceRecord],
+        records: Mapping[RecordKey, SourceRecord] | None,
         links: Sequence[PairEvidence],
         review: Sequence[ReviewPair],
         changed: set[RecordKey] | None,
@@ -80,15 +81,18 @@ class ResultWriter:
         allocate = IdAllocator(connection)
         changes = assign_ids(groups, previous, allocate)
         evidence = events.evidence_by_record(links)
-        reasons = {m.key: events.link_reason(evidence.get(m.key)) for m in changes.moves}
+        reasons = events.link_reasons(changes.moves, evidence)
         apply_identity(
             connection, changes, actor=actor, reasons=reasons, batch_size=self.settings.batch_size
         )
         dirty = self.dirty(changes, changed)
         delete_golden(connection, changes.retired)
         found: list[Conflict] = review_conflicts(review, changes.assignments)
+        step = self.settings.batch_size
+        parts = (_parts_held(sorted(dirty), records, step) if records is not None
+                 else _parts_stored(connection, dirty, step))  # fmt: skip
         goldens, golden_changes, golden_count = self._golden_and_conflicts(
-            connection, sorted(dirty), changes, records, found,
+            connection, parts, changes, found,
             keep={merge.global_id for merge in changes.merges}, quiet=quiet,
         )  # fmt: skip
         new_conflicts = raise_conflicts(connection, found)
@@ -153,18 +157,16 @@ class ResultWriter:
                 )
                 for g in golden_changes
             )
-        for message_type, payload, key in staged:
-            self.stage(connection, message_type, payload, key, cause)
-            outcome.published.append(message_type)
+        self.stage_many(connection, staged, cause)
+        outcome.published.extend(message_type for message_type, _payload, _key in staged)
         outcome.events = len(staged)
         return outcome
 
     def _golden_and_conflicts(
         self,
         connection: sa.Connection,
-        dirty: Sequence[str],
+        parts: Iterable[_Part],
         changes: IdentityChanges,
-        records: Mapping[RecordKey, SourceRecord],
         found: list[Conflict],
         *,
         keep: set[str],
@@ -179,14 +181,14 @@ class ResultWriter:
         golden_changes: list[GoldenChange] = []
         count = 0
         step = self.settings.batch_size
-        for start in range(0, len(dirty), step):
-            part = dirty[start : start + step]
-            forms = {k: facts_of(records[k]) for gid in part for k in changes.members[gid]
-                     if k in records}  # fmt: skip
+        plan = survivorship_plan(self.settings)
+        for part, records, known in parts:
+            forms = {k: known.get(k) or facts_of(records[k]) for gid in part
+                     for k in changes.members[gid] if k in records}  # fmt: skip
             built = []
             for gid in part:
                 held = [records[k] for k in changes.members[gid] if k in records]
-                built.append(build_golden(gid, held, self.settings, forms))
+                built.append(build_golden(gid, held, self.settings, forms, plan))
             saved = save_golden(connection, built, step)
             count += len(saved)
             if not quiet:
@@ -207,20 +209,61 @@ class ResultWriter:
         dirty.update(changes.assignments[k] for k in changed if k in changes.assignments)
         return dirty & set(changes.members)
 
-    def stage(
+    def stage_many(
         self,
         connection: sa.Connection,
-        message_type: str,
-        payload: Mapping[str, Any],
-        key: str | None,
+        staged: Sequence[tuple[str, Mapping[str, Any], str | None]],
         cause: Envelope | None,
     ) -> None:
-        if cause is not None:
-            envelope = replace(cause.caused(message_type, payload, source=self.source), key=key)
-        else:
-            envelope = Envelope(type=message_type, payload=payload, source=self.source, key=key)
-        self._registry.validate(message_type, envelope.payload)
-        add_to_outbox(connection, envelope)
+        """Validate each ``(type, payload, key)`` once and stage them all in one insert."""
+        envelopes = []
+        for message_type, payload, key in staged:
+            if cause is not None:
+                envelope = replace(
+                    cause.caused(message_type, payload, source=self.source), key=key
+                )
+            else:
+                envelope = Envelope(type=message_type, payload=payload, source=self.source, key=key)
+            self._registry.validate(message_type, envelope.payload)
+            envelopes.append(envelope)
+        add_many_to_outbox(connection, envelopes)
+
+
+_Part = tuple[list[str], Mapping[RecordKey, SourceRecord], Mapping[RecordKey, Facts]]
+"""A batch of customers, a mapping that holds their records and what is known of their facts."""
+
+
+def _parts_held(
+    dirty: Sequence[str], records: Mapping[RecordKey, SourceRecord], step: int
+) -> Iterator[_Part]:
+    """``dirty`` in batches of ``step`` customers, their records looked up in ``records``."""
+    for start in range(0, len(dirty), step):
+        yield list(dirty[start : start + step]), records, {}
+
+
+def _parts_stored(
+    connection: sa.Connection, dirty: set[str], step: int
+) -> Iterator[_Part]:
+    """``dirty`` in batches of ``step`` customers with their records read from the store
+    (the xref already written in this transaction): a full run of a million customers
+    never holds every source record at once. Their facts are the ones the import
+    normalized and stored, not normalized again."""
+    part: list[str] = []
+    held: dict[RecordKey, SourceRecord] = {}
+    known: dict[RecordKey, Facts] = {}
+    for global_id, record, facts in iter_linked_records(connection):
+        if global_id not in dirty:
+            continue
+        if not part or part[-1] != global_id:
+            if len(part) >= step:
+                yield part, held, known
+                part, held, known = [], {}, {}
+            part.append(global_id)
+        held[record.key] = record
+        if facts is not None:
+            known[record.key] = facts
+    if part:
+        yield part, held, known
 
 
 def bump_generation(connection: sa.Connection) -> int:

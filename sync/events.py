@@ -20,6 +20,7 @@ __all__ = [
     "customer_split",
     "customer_updated",
     "link_reason",
+    "link_reasons",
     "matched_on",
 ]
 
@@ -58,10 +59,29 @@ def confidence(evidence: PairEvidence | None) -> float | None:
 def link_reason(evidence: PairEvidence | None) -> str:
     if evidence is None:
         return "alone: no other record matched"
-    spoke = sorted((w, f) for f, w in evidence.weights.items() if w > 0)[::-1][:4]
+    weights = evidence.weights
+    spoke = sorted((w, f) for f in weights if (w := weights[f]) > 0)[::-1][:4]
     fields = ", ".join(f for _w, f in spoke)
     rule = f"{evidence.rule}; " if evidence.rule else ""
     return f"{rule}score {evidence.score:.1f}" + (f" on {fields}" if fields else "")
+
+
+def link_reasons(moves: Iterable[Move], evidence: Mapping[RecordKey, PairEvidence]
+                 ) -> dict[RecordKey, str]:
+    """:func:`link_reason` of each move's record, worked out once per link (a link
+    explains both its records)."""
+    by_link: dict[int, str] = {}
+    reasons: dict[RecordKey, str] = {}
+    for move in moves:
+        link = evidence.get(move.key)
+        if link is None:
+            reasons[move.key] = link_reason(None)
+            continue
+        reason = by_link.get(id(link))
+        if reason is None:
+            reason = by_link[id(link)] = link_reason(link)
+        reasons[move.key] = reason
+    return reasons
 
 
 def customer_linked(move: Move, evidence: PairEvidence | None, reason: str) -> dict[str, Any]:

@@ -5,12 +5,16 @@ Every attribute is chosen among the customer's records by its
 complete). Values are taken in their normalized form where one exists (a valid
 INN only, ten-digit passport, E.164 phones, ISO birth date), so an INN that
 fails its checksum never reaches the golden record.
+
+A full run builds hundreds of thousands of golden records: the rules are looked
+up once per run (:func:`survivorship_plan`), each record's offers are one tuple,
+and a customer's records are ordered once per distinct rule, not per attribute.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +29,10 @@ from sync.normalize import (
     normalize_passport,
     normalize_phone,
 )
-from sync.settings import GOLDEN_FIELDS, FieldRule, SyncSettings
+from sync.settings import GOLDEN_FIELDS, SyncSettings
 
-__all__ = ["Facts", "GoldenRecord", "GoldenValue", "build_golden", "candidate_values",
-           "facts_of"]
+__all__ = ["Facts", "GoldenRecord", "GoldenValue", "SurvivorshipPlan", "build_golden",
+           "candidate_values", "facts_of", "survivorship_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +64,20 @@ class GoldenRecord:
 
     def plain(self) -> dict[str, Any]:
         """The values alone (what survives into ``sync_golden.values``)."""
-        return {name: chosen.value for name, chosen in self.values.items()} | {
-            "accounts": self.accounts}
+        plain = {name: chosen.value for name, chosen in self.values.items()}
+        plain["accounts"] = self.accounts
+        return plain
 
     def provenance(self) -> dict[str, dict[str, Any]]:
         return {name: chosen.to_json() for name, chosen in self.values.items()}
 
     @property
     def digest(self) -> str:
-        body = orjson.dumps([self.plain(), sorted(self.sources), sorted(self.keys)],
+        return self.digest_of(self.plain())
+
+    def digest_of(self, plain: Mapping[str, Any]) -> str:
+        """:attr:`digest` from ``plain`` already made (the writer needs both)."""
+        body = orjson.dumps([plain, sorted(self.sources), sorted(self.keys)],
                             option=orjson.OPT_SORT_KEYS)
         return hashlib.sha1(body).hexdigest()
 
@@ -99,89 +108,149 @@ def facts_of(record: SourceRecord) -> Facts:
                  phones=tuple(phones), email=normalize_email(record.email))
 
 
-def _spaced(text: str | None) -> str | None:
-    """As typed, with runs of spaces collapsed (normalized forms are for matching)."""
-    return " ".join((text or "").split()) or None
+_OFFERED = ("kind", "name", "birth_date", "inn", "passport", "phones", "email", "city",
+            "address", "segment", "manager_id")
+"""The order of :func:`_offers`' tuple."""
 
 
-def _extractors() -> dict[str, Callable[[SourceRecord, Facts], Any]]:
-    return {
-        "kind": lambda r, n: n.kind or None,
-        "name": lambda r, n: _spaced(r.name),
-        "birth_date": lambda r, n: n.birth_date,
-        "inn": lambda r, n: n.inn,
-        "passport": lambda r, n: n.passport,
-        "phones": lambda r, n: list(n.phones) or None,
-        "email": lambda r, n: n.email,
-        "city": lambda r, n: _spaced(r.city),
-        "address": lambda r, n: _spaced(r.address),
-        "segment": lambda r, n: r.attributes.get("segment") or None,
-        "manager_id": lambda r, n: r.attributes.get("manager_id") or None,
-    }
-
-
-_EXTRACT = _extractors()
+def _offers(record: SourceRecord, facts: Facts) -> tuple[Any, ...]:
+    """What ``record`` offers for each attribute of :data:`_OFFERED` (None: nothing).
+    Names and addresses as typed, runs of spaces collapsed (normalized forms are for
+    matching)."""
+    attributes, name, city, address = record.attributes, record.name, record.city, record.address
+    return (facts.kind or None, " ".join(name.split()) or None if name else None,
+            facts.birth_date, facts.inn, facts.passport, list(facts.phones) or None,
+            facts.email, " ".join(city.split()) or None if city else None,
+            " ".join(address.split()) or None if address else None,
+            attributes.get("segment") or None, attributes.get("manager_id") or None)
 
 
 def candidate_values(record: SourceRecord, facts: Facts | None = None) -> dict[str, Any]:
     """What ``record`` offers for each golden attribute (None: nothing)."""
-    facts = facts or facts_of(record)
-    return {name: _EXTRACT[name](record, facts) for name in GOLDEN_FIELDS}
+    offered = dict(zip(_OFFERED, _offers(record, facts or facts_of(record)), strict=True))
+    return {name: offered[name] for name in GOLDEN_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    name: str
+    index: int
+    """Where the attribute is in :func:`_offers`' tuple."""
+    strategy: str
+    order: int
+    """Which of the plan's orderings ranks the records for this attribute."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ordering:
+    trusted_first: bool
+    """Rank by system before recency (``trusted_source``), else after it."""
+    rank: Mapping[str, int]
+    """The rule's systems, most trusted first (unlisted ones after them all)."""
+
+    def ranked(self, records: Sequence[SourceRecord], by_key: list[int]) -> list[int]:
+        """Indexes of ``records``, the preferred first: the rule's criterion, then the
+        other, then the record key (the undated least recent)."""
+        rank, last = self.rank, len(self.rank)
+        ordered = list(by_key)
+        if self.trusted_first:
+            ordered.sort(key=lambda i: records[i].updated_at or "", reverse=True)
+            ordered.sort(key=lambda i: rank.get(records[i].system, last))
+        else:
+            ordered.sort(key=lambda i: rank.get(records[i].system, last))
+            ordered.sort(key=lambda i: records[i].updated_at or "", reverse=True)
+        return ordered
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivorshipPlan:
+    """Each golden attribute's rule, looked up once for many golden records; attributes
+    under the same systems and criterion share one ordering of a customer's records."""
+
+    fields: tuple[_FieldPlan, ...]
+    orderings: tuple[_Ordering, ...]
+
+
+def survivorship_plan(settings: SyncSettings) -> SurvivorshipPlan:
+    fields: list[_FieldPlan] = []
+    orderings: dict[tuple[bool, tuple[str, ...]], int] = {}
+    for name in GOLDEN_FIELDS:
+        rule = settings.rule(name)
+        order = orderings.setdefault(
+            (rule.strategy == "trusted_source", tuple(rule.systems)), len(orderings))
+        fields.append(_FieldPlan(name, _OFFERED.index(name), rule.strategy, order))
+    return SurvivorshipPlan(tuple(fields), tuple(
+        _Ordering(trusted_first, {system: i for i, system in enumerate(systems)})
+        for trusted_first, systems in orderings))
 
 
 def build_golden(
     global_id: str, records: Sequence[SourceRecord], settings: SyncSettings,
-    known: Mapping[RecordKey, Facts] | None = None,
+    known: Mapping[RecordKey, Facts] | None = None, plan: SurvivorshipPlan | None = None,
 ) -> GoldenRecord:
     """The golden record of the customer made of ``records`` (``known``: their facts,
-    when the caller has them)."""
+    when the caller has them; ``plan``: the settings' rules, when the caller has them)."""
     forms = known or {}
-    normalized = [(record, forms.get(record.key) or facts_of(record)) for record in records]
-    offers = [(record, candidate_values(record, norm)) for record, norm in normalized]
     golden = GoldenRecord(global_id, sources=sorted(r.key for r in records))
-    golden.accounts = sorted(r.attributes.get("account_no") or r.record_id
-                             for r in records if r.system == "billing")
-    for record, norm in normalized:
+    accounts: list[str] = []
+    keys = golden.keys
+    offers: list[tuple[Any, ...]] = []
+    for record in records:
+        facts = forms.get(record.key) or facts_of(record)
+        offers.append(_offers(record, facts))
+        if record.system == "billing":
+            accounts.append(record.attributes.get("account_no") or record.record_id)
         if record.system == "docflow":
             continue  # a document cites a customer; its INN or account does not find them
-        golden.keys.update(("phone", phone) for phone in norm.phones)
-        if norm.inn:
-            golden.keys.add(("inn", norm.inn))
-    golden.keys.update(("account", number) for number in golden.accounts)
-    for name in GOLDEN_FIELDS:
-        having = [(record, values[name]) for record, values in offers
-                  if values[name] is not None]
-        if not having:
+        keys.update(("phone", phone) for phone in facts.phones)
+        if facts.inn:
+            keys.add(("inn", facts.inn))
+    accounts.sort()
+    golden.accounts = accounts
+    keys.update(("account", number) for number in accounts)
+    plan = plan or survivorship_plan(settings)
+    chosen = golden.values
+    if len(records) == 1:
+        (record,), (offered,) = records, offers
+        for rule in plan.fields:
+            value = offered[rule.index]
+            if value is not None:
+                chosen[rule.name] = GoldenValue(value, record.system, record.record_id,
+                                                "only_value")
+        return golden
+    by_key = sorted(range(len(records)), key=lambda i: records[i].key)
+    ranked: list[list[int] | None] = [None] * len(plan.orderings)
+    for rule in plan.fields:
+        order = ranked[rule.order]
+        if order is None:
+            order = ranked[rule.order] = plan.orderings[rule.order].ranked(records, by_key)
+        index = rule.index
+        winner, first, how = -1, None, "only_value"
+        for i in order:  # the first record in the order that offers a value wins
+            value = offers[i][index]
+            if value is None:
+                continue
+            if winner < 0:
+                winner, first = i, value
+            elif how == "only_value" and (
+                    first != value if type(first) is str else _differ(first, value)):
+                how = rule.strategy
+        if winner < 0:
             continue
-        rule = settings.rule(name)
-        record, value = _choose(having, rule)
-        distinct = {orjson.dumps(v) for _r, v in having}
-        golden.values[name] = GoldenValue(value, record.system, record.record_id,
-                                          rule.strategy if len(distinct) > 1 else "only_value")
+        if how == "most_complete":  # the longest; ties: the order's first
+            winner = min((i for i in order if offers[i][index] is not None),
+                         key=lambda i: -len(orjson.dumps(offers[i][index])))
+        record = records[winner]
+        chosen[rule.name] = GoldenValue(offers[winner][index], record.system,
+                                        record.record_id, how)
     return golden
 
 
-def _choose(having: list[tuple[SourceRecord, Any]], rule: FieldRule) -> tuple[SourceRecord, Any]:
-    """The winning (record, value) under ``rule``: stable sorts, the primary criterion last."""
-    if len(having) == 1:
-        return having[0]
-    rank = {system: i for i, system in enumerate(rule.systems)}
-
-    def by_rank(item: tuple[SourceRecord, Any]) -> int:
-        return rank.get(item[0].system, len(rank))
-
-    def by_time(item: tuple[SourceRecord, Any]) -> str:
-        return item[0].updated_at or ""  # ISO text: newest is greatest, undated least
-
-    ordered = sorted(having, key=lambda item: item[0].key)
-    if rule.strategy == "trusted_source":
-        ordered.sort(key=by_time, reverse=True)
-        ordered.sort(key=by_rank)
-    elif rule.strategy == "most_recent":
-        ordered.sort(key=by_rank)
-        ordered.sort(key=by_time, reverse=True)
-    else:
-        ordered.sort(key=by_rank)
-        ordered.sort(key=by_time, reverse=True)
-        ordered.sort(key=lambda item: len(orjson.dumps(item[1])), reverse=True)
-    return ordered[0]
+def _differ(first: Any, other: Any) -> bool:
+    """Whether two values differ as JSON (``1`` and ``1.0`` do)."""
+    if type(first) is str:
+        return bool(first != other)  # text equals only equal text
+    text_list = type(first) is list and all(type(item) is str for item in first)
+    if text_list and first == other:  # equal lists of text: equal JSON
+        return False
+    return orjson.dumps(first) != orjson.dumps(other)

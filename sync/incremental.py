@@ -9,13 +9,12 @@ customers, so its cost does not grow with the directory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import sqlalchemy as sa
 
 from bus.envelope import Envelope
 from sync.commit import Outcome, ResultWriter
-from sync.model import PairEvidence, RecordKey, ReviewPair
+from sync.match import Matcher
+from sync.model import RecordKey
 from sync.store.identity import group_clusters
 from sync.store.records import load_records
 from sync.store.xref import members_of, xref_of
@@ -26,35 +25,44 @@ __all__ = ["apply_result"]
 def apply_result(
     writer: ResultWriter,
     connection: sa.Connection,
+    matcher: Matcher,
     affected: set[RecordKey],
-    clusters: Mapping[RecordKey, int],
-    links: Sequence[PairEvidence],
-    review: Sequence[ReviewPair],
     changed: RecordKey,
     cause: Envelope | None,
 ) -> Outcome:
-    labels = {clusters[k] for k in affected if k in clusters}
+    """Persist what ``matcher`` now says about the customers around ``affected``.
+
+    The scope is grown until closed under the stored customers (xref) and the
+    matcher's clusters; every look-up is by record or by customer, never a walk
+    over the directory.
+    """
     scope: set[RecordKey] = set(affected)
     previous: dict[RecordKey, str] = {}
+    labels: dict[RecordKey, int] = {}
+    expanded: set[int] = set()
     while True:  # grow until closed under old customers and new clusters
         previous.update(xref_of(connection, scope - previous.keys()))
         members = members_of(connection, set(previous.values()))
         grown = scope | {k for keys in members.values() for k in keys}
-        labels |= {clusters[k] for k in grown if k in clusters}
-        grown |= {k for k, label in clusters.items() if label in labels}
+        for key in grown - labels.keys():
+            if (label := matcher.label_of(key)) is not None:
+                labels[key] = label
+        for label in {labels[k] for k in grown if k in labels} - expanded:
+            grown |= matcher.members_labelled(label)
+            expanded.add(label)
         if grown == scope:
             break
         scope = grown
-    groups = group_clusters({k: clusters[k] for k in scope if k in clusters})
+    groups = group_clusters({k: labels[k] for k in scope if k in labels})
     records = {r.key: r for r in load_records(connection, scope)}
-    in_scope = [p for p in review if p.evidence.left in scope or p.evidence.right in scope]
+    links, review = matcher.evidence_of(scope)
     return writer.commit(
         connection,
         groups=groups.values(),
         previous=previous,
         records=records,
-        links=[link for link in links if link.left in scope],
-        review=in_scope,
+        links=links,
+        review=review,
         changed={changed},
         actor=writer.settings.actor,
         cause=cause,

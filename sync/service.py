@@ -76,7 +76,8 @@ Progress = Callable[[str, int], None]
 
 @dataclass(slots=True)
 class _Loaded:
-    records: dict[RecordKey, SourceRecord]
+    records: dict[RecordKey, SourceRecord] | None
+    """None: the write stage reads them from the store"""
     previous: dict[RecordKey, str]
     decisions: Decisions
     changed: set[RecordKey] | None
@@ -150,26 +151,32 @@ class SyncService:
         """Reconcile every stored record and persist what changed."""
         began = time.perf_counter()
         with self._lock, collector_paused():
-            loaded = self._load_all()
+            # the source records stream from the store into the engine (which keeps only
+            # their normalized forms); the write stage reads them again a batch of
+            # customers at a time, so the run never holds them all
+            loaded = self._load_all(with_records=False)
             if progress is not None:
-                progress("load", len(loaded.records))
+                progress("load", 0)
             matcher = Matcher(self.match_settings, loaded.decisions)
-            result = matcher.add_all(loaded.records.values()).result()
+            with self.engine.connect() as connection:
+                matcher.add_all(iter_records(connection))
+            result = matcher.result()
             if progress is not None:
-                progress("match", len(loaded.records))
+                progress("match", len(result.clusters))
             outcome = self._finish_run(
                 loaded,
                 group_clusters(result.clusters).values(),
                 result.links,
                 result.review,
                 dict(result.stats),
+                count=len(result.clusters),
                 actor=actor or self.settings.actor,
                 began=began,
             )
             self._matcher = matcher
         self._committed()
         if progress is not None:
-            progress("persist", len(loaded.records))
+            progress("persist", outcome.records)
         return outcome
 
     async def run_partitioned(
@@ -179,8 +186,9 @@ class SyncService:
         (see :mod:`sync.partition`); persisted exactly as :meth:`run` persists."""
         began = time.perf_counter()
         loaded = await asyncio.to_thread(self._load_all)
+        records = loaded.records or {}
         planned = plan_partitions(
-            list(loaded.records.values()), loaded.decisions, self.match_settings, partitions
+            list(records.values()), loaded.decisions, self.match_settings, partitions
         )
         run_id = f"R{time.time_ns():x}"
         with self.engine.begin() as connection:
@@ -216,6 +224,7 @@ class SyncService:
                     links,
                     review,
                     {"partitions": float(len(planned))},
+                    count=len(records),
                     actor=actor or self.settings.actor,
                     began=began,
                 )
@@ -228,11 +237,13 @@ class SyncService:
         self._committed()
         return outcome
 
-    def _load_all(self) -> _Loaded:
+    def _load_all(self, *, with_records: bool = True) -> _Loaded:
+        """What a full run starts from; without the records the write stage reads them
+        from the store."""
         with self.engine.connect() as connection:
             last_run = read_state(connection, "last_run_at")
             return _Loaded(
-                records={r.key: r for r in iter_records(connection)},
+                records={r.key: r for r in iter_records(connection)} if with_records else None,
                 previous=read_xref(connection),
                 decisions=load_decisions(connection),
                 changed=changed_since(connection, float(last_run)) if last_run else None,
@@ -246,6 +257,7 @@ class SyncService:
         review: Sequence[ReviewPair],
         stats: dict[str, float],
         *,
+        count: int,
         actor: str,
         began: float,
     ) -> Outcome:
@@ -266,7 +278,7 @@ class SyncService:
             )
             write_state(connection, "last_run_at", started)
             outcome.stats = stats
-            outcome.records = len(loaded.records)
+            outcome.records = count
             outcome.seconds = round(time.perf_counter() - began, 3)
             write_state(connection, "last_run", outcome.to_json())
             record_audit(
@@ -305,21 +317,13 @@ class SyncService:
             matcher = self._ensure_matcher()
             try:
                 affected = matcher.remove(record.key) if change.deleted else matcher.upsert(record)
-                result = matcher.result()
                 with self.engine.begin() as connection:
                     if change.deleted:
                         mark_deleted(connection, record.key)
                     else:
                         upsert_one(connection, record, raw)
                     outcome = apply_result(
-                        self._writer,
-                        connection,
-                        affected,
-                        result.clusters,
-                        result.links,
-                        result.review,
-                        record.key,
-                        cause,
+                        self._writer, connection, matcher, affected, record.key, cause
                     )
                     generation = bump_generation(connection)
                 self._generation = generation

@@ -20,7 +20,7 @@ from zlib import adler32, crc32
 
 from sync.normalize.record import NormalizedRecord
 
-__all__ = ["block_keys"]
+__all__ = ["block_keys", "inn_key"]
 
 
 def _last_number(numbers: str) -> str:
@@ -57,6 +57,11 @@ def block_keys(r: NormalizedRecord) -> list[int]:
             if r.first:  # a mistyped surname and house number: the first name and the flat
                 keys.append(f"g{r.city}|{r.first}|{_last_number(r.address_numbers)}")
     return [_stable_hash(k.encode()) for k in keys]
+
+
+def inn_key(inn: str) -> int:
+    """The blocking key of every record holding ``inn`` (as :func:`block_keys` makes it)."""
+    return _stable_hash(("i" + inn).encode())
 
 
 def _stable_hash(key: bytes) -> int:

@@ -12,14 +12,15 @@ import itertools
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from sync.match.blocking import block_keys
+from sync.match.blocking import block_keys, inn_key
 from sync.match.clustering import cluster
 from sync.match.collector import collector_paused
 from sync.match.evidence import FieldWeights
 from sync.match.parallel import Normalizer
 from sync.match.phases import Phases, batches
+from sync.match.scope import LabelIndex
 from sync.match.scoring import pair_score, score_pair
 from sync.match.settings import MatchSettings
 from sync.model import Decisions, PairEvidence, Reconciliation, RecordKey, ReviewPair, SourceRecord
@@ -46,6 +47,8 @@ class Matcher:
         self._root: dict[int, int] = {}
         self._joined: dict[int, list[PairEvidence]] = {}
         self._refused: dict[int, list[ReviewPair]] = {}
+        self._refused_by: dict[int, set[int]] = {}  # right-hand record -> left-hand ones
+        self._labels: LabelIndex | None = None  # built by the first change that needs it
         self._docs: set[int] = set()
         self._decisions = decisions
         self._must: dict[int, set[int]] = defaultdict(set)
@@ -61,13 +64,18 @@ class Matcher:
     ) -> tuple[int, NormalizedRecord]:
         n = n or normalize_record(record)
         idx = self._index.get(record.key)
+        is_doc = n.system == "docflow"
         if idx is None:
             idx = len(self._records)
             self._records.append(n)
             self._index[n.key] = idx
             self._bind_decisions(record.key, idx)
         else:
+            if self._labels is not None and is_doc and (old := self._records[idx]) is not None:
+                self._labels.discard(idx, old)
             self._records[idx] = n
+        if self._labels is not None and is_doc:
+            self._labels.add(idx, n)
         if n.system == "docflow":
             self._docs.add(idx)
         return idx, n
@@ -198,6 +206,7 @@ class Matcher:
             if j not in self._cannot.get(i, ()) and "decided" not in reason:
                 review = ReviewPair(self._evidence(i, j, score, None), reason)
                 self._refused.setdefault(i, []).append(review)
+                self._refused_by.setdefault(j, set()).add(i)
 
     def _add_one(self, record: SourceRecord, n: NormalizedRecord, keys: Sequence[int],
                  stale: set[int]) -> int | None:  # fmt: skip
@@ -225,6 +234,7 @@ class Matcher:
         return self
 
     def _add_all(self, records: Iterable[SourceRecord]) -> None:
+        self._labels = None  # many records at once: rebuilt by the next change
         fresh: list[int] = []
         stale: set[int] = set()
         first_load = not self._records
@@ -289,7 +299,11 @@ class Matcher:
         if idx is None:
             return set()
         before = self._component([idx]) if idx not in self._docs else set()
+        gone = self._records[idx]
+        if self._labels is not None and gone is not None and idx in self._docs:
+            self._labels.discard(idx, gone)
         self._drop_record_links(idx)
+        self._refused_by.pop(idx, None)
         self._records[idx] = None
         self._docs.discard(idx)
         self._root.pop(idx, None)
@@ -318,13 +332,15 @@ class Matcher:
             kept = FieldWeights(a, b, self._weights)  # one per link: recomputed when read
         return PairEvidence(a.key, b.key, total, kept, rule or found_rule)
 
-    def _doc_label(self, r: NormalizedRecord, by_inn: dict[str, int]) -> int | None:
+    def _doc_label(self, r: NormalizedRecord, inn_root: Callable[[str], int | None]) -> int | None:
+        """A document's customer: its account's, else the one holding its INN (the
+        customer of the INN's holder with the smallest key, whatever the load order)."""
         if r.account_ref is not None:
             billing = self._index.get(("billing", r.account_ref))
             if billing is not None and billing in self._root:
                 return self._root[billing]
         if r.inn is not None:
-            return by_inn.get(r.inn)
+            return inn_root(r.inn)
         return None
 
     def result(self) -> Reconciliation:
@@ -334,19 +350,21 @@ class Matcher:
 
     def _result(self) -> Reconciliation:
         clusters: dict[RecordKey, int] = {}
-        by_inn: dict[str, int] = {}
+        by_inn: dict[str, tuple[RecordKey, int]] = {}
         for idx, root in self._root.items():
             r = self._records[idx]
             if r is None:
                 continue
             clusters[r.key] = root
-            if r.inn is not None:
-                by_inn.setdefault(r.inn, root)
+            if r.inn is not None and ((held := by_inn.get(r.inn)) is None or r.key < held[0]):
+                by_inn[r.inn] = (r.key, root)
+        roots = {inn: root for inn, (_, root) in by_inn.items()}
+        del by_inn
         for idx in self._docs:
             r = self._records[idx]
             if r is None:
                 continue
-            label = self._doc_label(r, by_inn)
+            label = self._doc_label(r, roots.get)
             clusters[r.key] = idx if label is None else label
         links = [evidence for joined in self._joined.values() for evidence in joined]
         review = [pair for refused in self._refused.values() for pair in refused]
@@ -359,3 +377,76 @@ class Matcher:
         stats.update(records=float(len(clusters)), clusters=float(len(set(clusters.values()))),
                      links=float(len(links)), review=float(len(review)))  # fmt: skip
         return Reconciliation(clusters=clusters, links=links, review=review, stats=stats)
+
+    # ------------------------------------------------------------ one change's scope
+    # What :meth:`result` says about a few customers, without walking every record:
+    # :mod:`sync.incremental` asks for the customers around a change only.
+    def _label_index(self) -> LabelIndex:
+        if self._labels is None:
+            records = self._records
+            self._labels = LabelIndex((i, r) for i in self._docs if (r := records[i]) is not None)
+        return self._labels
+
+    def _inn_root(self, inn: str) -> int | None:
+        records, block = self._records, self._blocks.get(inn_key(inn))
+        held = [block] if isinstance(block, int) else block or []
+        holders = [(r.key, i) for i in held if (r := records[i]) is not None and r.inn == inn]
+        return self._root.get(min(holders)[1]) if holders else None
+
+    def label_of(self, key: RecordKey) -> int | None:
+        """The record's cluster label, as :meth:`result` gives it (None: no such record)."""
+        idx = self._index.get(key)
+        if idx is None:
+            return None
+        if idx not in self._docs:
+            return self._root.get(idx)
+        r = self._records[idx]
+        assert r is not None
+        label = self._doc_label(r, self._inn_root)
+        return idx if label is None else label
+
+    def members_labelled(self, label: int) -> set[RecordKey]:
+        """Every record :meth:`result` would give ``label``: the cluster's records (all
+        in its root's component) and the documents that follow them."""
+        records = self._records
+        if label in self._docs:  # a document no customer claims is a cluster of its own
+            r = records[label]
+            return {r.key} if r is not None and self.label_of(r.key) == label else set()
+        members = [i for i in self._component([label]) if self._root.get(i) == label]
+        keys: set[RecordKey] = set()
+        index = self._label_index()
+        for i in members:
+            r = records[i]
+            assert r is not None
+            keys.add(r.key)
+            for d in index.documents(r.key[1] if r.system == "billing" else None, r.inn):
+                doc = records[d]
+                if doc is not None and self.label_of(doc.key) == label:
+                    keys.add(doc.key)
+        return keys
+
+    def evidence_of(
+        self, scope: Iterable[RecordKey]
+    ) -> tuple[list[PairEvidence], list[ReviewPair]]:
+        """:meth:`result`'s links whose left record is in ``scope`` and its review
+        pairs with either record in ``scope``."""
+        records = self._records
+        idxs = {i for k in scope if (i := self._index.get(k)) is not None}
+        links = [evidence for i in idxs for evidence in self._joined.get(i, ())]
+        review = [pair for i in idxs for pair in self._refused.get(i, ())]
+        for j in idxs:
+            right = records[j]
+            if right is None:
+                continue
+            for i in self._refused_by.get(j, ()):
+                if i not in idxs:
+                    refused = self._refused.get(i, ())
+                    review.extend(p for p in refused if p.evidence.right == right.key)
+        accept, seen = self.settings.accept, set[tuple[int, int]]()
+        for i in idxs:
+            for j, score in self._edges.get(i, {}).items():
+                pair = (i, j) if i < j else (j, i)
+                if score < accept and pair not in seen and self._root.get(i) != self._root.get(j):
+                    seen.add(pair)
+                    review.append(ReviewPair(self._evidence(*pair, score, None), _REVIEW_BAND))
+        return links, review

@@ -11,12 +11,13 @@ import orjson
 import sqlalchemy as sa
 
 from sync.golden import GoldenRecord
-from sync.store.bulk import bulk_insert
 from sync.store.tables import golden, lookup_keys
 
 __all__ = ["GoldenChange", "delete_golden", "find_customers", "load_golden", "save_golden"]
 
 _CHUNK = 500
+_GOLDEN_COLUMNS = ("global_id", "values", "provenance", "digest", "updated_at")
+_KEY_COLUMNS = ("kind", "value", "global_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,41 +39,59 @@ def save_golden(connection: sa.Connection, records: Sequence[GoldenRecord],
         stored.update({gid: (digest, values) for gid, digest, values in rows})
     now = time.time()
     changes: list[GoldenChange] = []
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[str, str, str, str, float]] = []
     updates: list[dict[str, Any]] = []
     for record in records:
-        digest = record.digest
+        plain = record.plain()
+        digest = record.digest_of(plain)
         before = stored.get(record.global_id)
         if before is not None and before[0] == digest:
             continue
-        plain = record.plain()
-        row = {"global_id": record.global_id, "values": plain,
-               "provenance": record.provenance(), "digest": digest, "updated_at": now}
-        if before is None:
-            inserts.append(row)
+        if before is None:  # JSON written by orjson: the driver gets text
+            inserts.append((record.global_id, _json(plain), _json(record.provenance()),
+                            digest, now))
             changes.append(GoldenChange(record, tuple(sorted(k for k, v in plain.items()
                                                              if v not in (None, []))), True))
         else:
-            updates.append({**row, "gid": record.global_id})
+            updates.append({"gid": record.global_id, "values": plain,
+                            "provenance": record.provenance(), "digest": digest,
+                            "updated_at": now})
             old = before[1]
             changed = tuple(sorted(k for k in set(plain) | set(old) if plain.get(k) != old.get(k)))
             changes.append(GoldenChange(record, changed or ("sources",), False))
-    bulk_insert(connection, golden, [  # JSON written by orjson: the driver gets text
-        {**row, "values": _json(row["values"]), "provenance": _json(row["provenance"])}
-        for row in inserts], batch_size=batch_size)
+    _insert_tuples(connection, golden, _GOLDEN_COLUMNS, inserts, batch_size=batch_size)
     changed_ids = [change.record.global_id for change in changes if not change.created]
     _delete_keys(connection, changed_ids)
-    keys = [{"kind": kind, "value": value[:128], "global_id": change.record.global_id}
+    keys = [(kind, value[:128], change.record.global_id)
             for change in changes for kind, value in sorted(change.record.keys)]
-    bulk_insert(connection, lookup_keys, keys, batch_size=batch_size)
+    _insert_tuples(connection, lookup_keys, _KEY_COLUMNS, keys, batch_size=batch_size)
     if updates:
         statement = golden.update().where(golden.c.global_id == sa.bindparam("gid")).values(
             {"values": sa.bindparam("values"), "provenance": sa.bindparam("provenance"),
              "digest": sa.bindparam("digest"), "updated_at": sa.bindparam("updated_at")})
         for start in range(0, len(updates), batch_size):
-            connection.execute(statement, [{k: v for k, v in row.items() if k != "global_id"}
-                                           for row in updates[start:start + batch_size]])
+            connection.execute(statement, updates[start:start + batch_size])
     return changes
+
+
+def _insert_tuples(connection: sa.Connection, table: sa.Table, columns: Sequence[str],
+                  rows: Sequence[tuple[Any, ...]], *, batch_size: int) -> None:
+    """Insert plain ``rows`` (values in the order of ``columns``) through the driver's
+    executemany, ``batch_size`` at a time."""
+    if not rows:
+        return
+    compiled = table.insert().compile(dialect=connection.dialect, column_keys=list(columns))
+    sql = str(compiled)
+    order = compiled.positiontup
+    if compiled.positional and order is not None:
+        where = [columns.index(name) for name in order]
+        same = where == list(range(len(columns)))
+        params: list[Any] = (list(rows) if same
+                             else [tuple(row[i] for i in where) for row in rows])  # fmt: skip
+    else:
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    for start in range(0, len(params), batch_size):
+        connection.exec_driver_sql(sql, params[start:start + batch_size])
 
 
 def _json(value: Any) -> str:

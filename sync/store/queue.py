@@ -139,11 +139,15 @@ def close_obsolete(connection: sa.Connection, current: Iterable[str], *, actor: 
     that reconciliation no longer finds; returns how many."""
     keep = set(current)
     ids = set(scope)
-    stale = [row.id for row in connection.execute(
-        sa.select(conflicts.c.id, conflicts.c.fingerprint, conflicts.c.kind,
-                  conflicts.c.global_id).where(conflicts.c.state == "open"))
-        if row.fingerprint not in keep
-        and (row.global_id in ids or (review and row.kind == "review_pair"))]
+    query = sa.select(conflicts.c.id, conflicts.c.fingerprint, conflicts.c.kind,
+                      conflicts.c.global_id).where(conflicts.c.state == "open")
+    wanted = sorted(ids)
+    queries = [query] if review else [  # only the scope's customers: read them by index
+        query.where(conflicts.c.global_id.in_(wanted[start:start + 500]))
+        for start in range(0, len(wanted), 500)]
+    stale = [row.id for select in queries for row in connection.execute(select)
+             if row.fingerprint not in keep
+             and (row.global_id in ids or (review and row.kind == "review_pair"))]
     for start in range(0, len(stale), 500):
         connection.execute(conflicts.update().where(conflicts.c.id.in_(stale[start:start + 500]))
                            .values(state="obsolete", decided_by=actor, decided_at=time.time(),

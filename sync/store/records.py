@@ -6,17 +6,20 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
-from sync.golden import facts_of
+from sync.golden import Facts, facts_of
 from sync.model import RecordKey, SourceRecord
-from sync.store.tables import records
+from sync.store.keys import by_system
+from sync.store.tables import records, xref
 
 __all__ = [
     "count_records",
     "from_row",
     "is_live",
     "is_stored",
+    "iter_linked_records",
     "iter_records",
     "load_records",
     "mark_deleted",
@@ -56,6 +59,10 @@ def from_row(data: Mapping[str, Any]) -> SourceRecord:
     )
 
 
+_COLUMNS = ("system", "record_id", "version", "updated_at", "deleted", "record", "normalized",
+            "raw", "received_at")  # fmt: skip
+
+
 def _upsert(connection: sa.Connection) -> Any:
     statement: Any
     if connection.dialect.name == "postgresql":
@@ -66,31 +73,43 @@ def _upsert(connection: sa.Connection) -> Any:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(records)
-    return statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(  # no bound values: the rows bring them all
         index_elements=[records.c.system, records.c.record_id],
-        set_={"version": records.c.version + 1, "updated_at": statement.excluded.updated_at,
-              "deleted": False, "record": statement.excluded.record,
-              "raw": statement.excluded.raw, "normalized": statement.excluded.normalized,
+        set_={"version": records.c.version + sa.literal_column("1"),
+              "updated_at": statement.excluded.updated_at, "deleted": sa.false(),
+              "record": statement.excluded.record, "raw": statement.excluded.raw,
+              "normalized": statement.excluded.normalized,
               "received_at": statement.excluded.received_at},
-    )
+    )  # fmt: skip
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def upsert_many(
     connection: sa.Connection, batch: Sequence[SourceRecord],
     raws: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> int:
-    """Insert or replace ``batch`` in one executemany; returns the rows written."""
+    """Insert or replace ``batch`` in one executemany straight through the driver, the
+    JSON columns encoded by orjson (an import of a million records spent a third of its
+    time in SQLAlchemy's per-row JSON and parameter processing); returns the rows written."""
     if not batch:
         return 0
     now = time.time()
-    raw_rows = [None if raw is None else dict(raw) for raw in raws] if raws is not None else None
+    compiled = _upsert(connection).compile(dialect=connection.dialect, column_keys=_COLUMNS)
     rows = [
         {"system": r.system, "record_id": r.record_id, "version": 1, "updated_at": r.updated_at,
-         "deleted": False, "record": record_json(r), "normalized": normalized_json(r),
-         "raw": raw_rows[i] if raw_rows is not None else None, "received_at": now}
+         "deleted": False, "record": _json(record_json(r)), "normalized": _json(normalized_json(r)),
+         "raw": _json(dict(raw)) if raws is not None and (raw := raws[i]) is not None else None,
+         "received_at": now}
         for i, r in enumerate(batch)
-    ]
-    connection.execute(_upsert(connection), rows)
+    ]  # fmt: skip
+    order = compiled.positiontup
+    if compiled.positional and order is not None:
+        connection.exec_driver_sql(str(compiled), [tuple(row[c] for c in order) for row in rows])
+    else:
+        connection.exec_driver_sql(str(compiled), rows)
     return len(rows)
 
 
@@ -127,24 +146,62 @@ def mark_deleted(connection: sa.Connection, key: RecordKey) -> bool:
     return bool(result.rowcount)
 
 
+_RECORD_TEXT = sa.type_coerce(records.c.record, sa.Text)
+"""The stored record without SQLAlchemy's per-row JSON decoding (see :func:`_decoded`)."""
+_NORMALIZED_TEXT = sa.type_coerce(records.c.normalized, sa.Text)
+
+
+def _decoded(data: str | bytes | Mapping[str, Any]) -> SourceRecord:
+    """A streamed record: JSON text (SQLite) parsed by orjson, several times faster than
+    the standard library at a million rows; a driver that parses JSON itself
+    (psycopg) hands over the mapping."""
+    return from_row(orjson.loads(data) if isinstance(data, str | bytes) else data)
+
+
 def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[SourceRecord]:
     """Every live record, streamed."""
     result = connection.execute(
-        sa.select(records.c.record).where(records.c.deleted.is_(False))
+        sa.select(_RECORD_TEXT).where(records.c.deleted.is_(False))
         .execution_options(stream_results=True, yield_per=chunk))
     for (data,) in result:
-        yield from_row(data)
+        yield _decoded(data)
+
+
+def iter_linked_records(
+    connection: sa.Connection, *, chunk: int = 20000
+) -> Iterator[tuple[str, SourceRecord, Facts | None]]:
+    """Every live record with its global id (the xref as the caller's transaction sees
+    it) and the facts its import normalized (None if not stored), streamed in global-id
+    order: a customer's records come one after another."""
+    result = connection.execute(
+        sa.select(xref.c.global_id, _RECORD_TEXT, _NORMALIZED_TEXT)
+        .join(records, sa.and_(records.c.system == xref.c.system,
+                               records.c.record_id == xref.c.record_id))
+        .where(records.c.deleted.is_(False))
+        .order_by(xref.c.global_id)
+        .execution_options(stream_results=True, yield_per=chunk))
+    for global_id, data, normalized in result:
+        yield global_id, _decoded(data), _facts(normalized)
+
+
+def _facts(data: str | bytes | Mapping[str, Any] | None) -> Facts | None:
+    """:func:`normalized_json` read back."""
+    if data is None:
+        return None
+    n = orjson.loads(data) if isinstance(data, str | bytes) else data
+    if n is None:
+        return None
+    return Facts(kind=n["kind"], inn=n["inn"], birth_date=n["birth_date"],
+                 passport=n["passport"], phones=tuple(n["phones"]), email=n["email"])
 
 
 def load_records(connection: sa.Connection, keys: Iterable[RecordKey]) -> list[SourceRecord]:
     """The live records among ``keys`` (missing or deleted ones are left out)."""
-    wanted = sorted(set(keys))
     found: list[SourceRecord] = []
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
+    for system, ids in by_system(keys, 500):  # the primary key's index (see sync.store.keys)
         rows = connection.execute(
             sa.select(records.c.record).where(
-                sa.tuple_(records.c.system, records.c.record_id).in_(part),
+                records.c.system == system, records.c.record_id.in_(ids),
                 records.c.deleted.is_(False)))
         found.extend(from_row(data) for (data,) in rows)
     return found

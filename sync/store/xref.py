@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sync.model import RecordKey
 from sync.store.bulk import bulk_insert
 from sync.store.identity import IdentityChanges
+from sync.store.keys import by_system
 from sync.store.tables import customers, xref, xref_history
 
 __all__ = [
@@ -52,13 +53,12 @@ def read_xref(connection: sa.Connection) -> dict[RecordKey, str]:
 
 
 def xref_of(connection: sa.Connection, keys: Iterable[RecordKey]) -> dict[RecordKey, str]:
-    wanted = sorted(set(keys))
     found: dict[RecordKey, str] = {}
-    for start in range(0, len(wanted), _CHUNK):
+    for system, ids in by_system(keys, _CHUNK):  # the primary key's index (see sync.store.keys)
         rows = connection.execute(
-            sa.select(xref.c.system, xref.c.record_id, xref.c.global_id)
-            .where(sa.tuple_(xref.c.system, xref.c.record_id).in_(wanted[start:start + _CHUNK])))
-        found.update({(s, r): g for s, r, g in rows})
+            sa.select(xref.c.record_id, xref.c.global_id)
+            .where(xref.c.system == system, xref.c.record_id.in_(ids)))
+        found.update({(system, r): g for r, g in rows})
     return found
 
 
@@ -129,6 +129,6 @@ def _short(text: str | None) -> str | None:
 
 
 def _delete_keys(connection: sa.Connection, keys: Sequence[RecordKey]) -> None:
-    for start in range(0, len(keys), _CHUNK):
-        connection.execute(xref.delete().where(
-            sa.tuple_(xref.c.system, xref.c.record_id).in_(list(keys[start:start + _CHUNK]))))
+    for system, ids in by_system(keys, _CHUNK):
+        connection.execute(
+            xref.delete().where(xref.c.system == system, xref.c.record_id.in_(ids)))
