@@ -14,13 +14,14 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from sync.match.blocking import block_keys, inn_key
+from sync.match.blocking import block_keys
 from sync.match.clustering import cluster
 from sync.match.collector import collector_paused
 from sync.match.evidence import FieldWeights
 from sync.match.parallel import Normalizer
 from sync.match.phases import Phases, batches
 from sync.match.scope import LabelIndex
+from sync.match.scoped import REVIEW_BAND, ScopedResult
 from sync.match.scoring import pair_score, score_pair
 from sync.match.settings import MatchSettings
 from sync.model import Decisions, PairEvidence, Reconciliation, RecordKey, ReviewPair, SourceRecord
@@ -28,11 +29,10 @@ from sync.normalize.record import NormalizedRecord, normalize_record
 
 __all__ = ["Matcher"]
 
-_REVIEW_BAND = "score between the review and accept thresholds"
 _BATCH = 20_000
 
 
-class Matcher:
+class Matcher(ScopedResult):
     """Incremental record linkage over a growing set of records (see the module doc)."""
 
     def __init__(self, settings: MatchSettings | None = None,
@@ -372,81 +372,8 @@ class Matcher:
         for i, row in self._edges.items():
             for j, score in row.items():
                 if i < j and score < accept and self._root.get(i) != self._root.get(j):
-                    review.append(ReviewPair(self._evidence(i, j, score, None), _REVIEW_BAND))
+                    review.append(ReviewPair(self._evidence(i, j, score, None), REVIEW_BAND))
         stats = dict(self.stats)
         stats.update(records=float(len(clusters)), clusters=float(len(set(clusters.values()))),
                      links=float(len(links)), review=float(len(review)))  # fmt: skip
         return Reconciliation(clusters=clusters, links=links, review=review, stats=stats)
-
-    # ------------------------------------------------------------ one change's scope
-    # What :meth:`result` says about a few customers, without walking every record:
-    # :mod:`sync.incremental` asks for the customers around a change only.
-    def _label_index(self) -> LabelIndex:
-        if self._labels is None:
-            records = self._records
-            self._labels = LabelIndex((i, r) for i in self._docs if (r := records[i]) is not None)
-        return self._labels
-
-    def _inn_root(self, inn: str) -> int | None:
-        records, block = self._records, self._blocks.get(inn_key(inn))
-        held = [block] if isinstance(block, int) else block or []
-        holders = [(r.key, i) for i in held if (r := records[i]) is not None and r.inn == inn]
-        return self._root.get(min(holders)[1]) if holders else None
-
-    def label_of(self, key: RecordKey) -> int | None:
-        """The record's cluster label, as :meth:`result` gives it (None: no such record)."""
-        idx = self._index.get(key)
-        if idx is None:
-            return None
-        if idx not in self._docs:
-            return self._root.get(idx)
-        r = self._records[idx]
-        assert r is not None
-        label = self._doc_label(r, self._inn_root)
-        return idx if label is None else label
-
-    def members_labelled(self, label: int) -> set[RecordKey]:
-        """Every record :meth:`result` would give ``label``: the cluster's records (all
-        in its root's component) and the documents that follow them."""
-        records = self._records
-        if label in self._docs:  # a document no customer claims is a cluster of its own
-            r = records[label]
-            return {r.key} if r is not None and self.label_of(r.key) == label else set()
-        members = [i for i in self._component([label]) if self._root.get(i) == label]
-        keys: set[RecordKey] = set()
-        index = self._label_index()
-        for i in members:
-            r = records[i]
-            assert r is not None
-            keys.add(r.key)
-            for d in index.documents(r.key[1] if r.system == "billing" else None, r.inn):
-                doc = records[d]
-                if doc is not None and self.label_of(doc.key) == label:
-                    keys.add(doc.key)
-        return keys
-
-    def evidence_of(
-        self, scope: Iterable[RecordKey]
-    ) -> tuple[list[PairEvidence], list[ReviewPair]]:
-        """:meth:`result`'s links whose left record is in ``scope`` and its review
-        pairs with either record in ``scope``."""
-        records = self._records
-        idxs = {i for k in scope if (i := self._index.get(k)) is not None}
-        links = [evidence for i in idxs for evidence in self._joined.get(i, ())]
-        review = [pair for i in idxs for pair in self._refused.get(i, ())]
-        for j in idxs:
-            right = records[j]
-            if right is None:
-                continue
-            for i in self._refused_by.get(j, ()):
-                if i not in idxs:
-                    refused = self._refused.get(i, ())
-                    review.extend(p for p in refused if p.evidence.right == right.key)
-        accept, seen = self.settings.accept, set[tuple[int, int]]()
-        for i in idxs:
-            for j, score in self._edges.get(i, {}).items():
-                pair = (i, j) if i < j else (j, i)
-                if score < accept and pair not in seen and self._root.get(i) != self._root.get(j):
-                    seen.add(pair)
-                    review.append(ReviewPair(self._evidence(*pair, score, None), _REVIEW_BAND))
-        return links, review
