@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
 
 from bus import db
+from bus.checks import EdgeChecks, Validator, default_validator
 from bus.delivery.dead_letters import DeadLetterStore
 from bus.delivery.housekeeping import Housekeeping
 from bus.delivery.idempotency import ProcessedMessages
@@ -33,17 +34,16 @@ from bus.delivery.redeliveries import Redeliveries
 from bus.delivery.retry import RetryPolicy
 from bus.delivery.rpc import DEADLINE_HEADER, ReplyWaiter
 from bus.delivery.worker import SubscriptionWorker
-from bus.envelope import Envelope, decode, encode
-from bus.errors import EsbError
-from bus.observability import QUEUE_STATS_TIMEOUT, Observability
+from bus.envelope import Envelope
+from bus.observability import Observability
 from bus.router import Router, Subscription
 from bus.settings import Settings, load_settings
+from bus.topology import describe_topology
 from bus.transport import (
     Consumer,
     Delivery,
     OutgoingMessage,
     QueueSpec,
-    QueueStats,
     Transport,
     dead_letter_queue,
     transport_for,
@@ -53,7 +53,6 @@ __all__ = ["Bus"]
 
 log = logging.getLogger(__name__)
 
-Validator = Callable[[str, Mapping[str, Any]], None]
 T = TypeVar("T")
 
 PAUSE_GRACE_SECONDS = 10.0
@@ -91,7 +90,8 @@ class Bus:
              *self.observability.chores()],
             interval=self.settings.delivery.housekeeping_interval,
         )
-        self._validator = validator if validator is not None else _default_validator()
+        self.checks = EdgeChecks(self.settings.delivery,
+                                 validator if validator is not None else default_validator())
         self.router = Router(source)
         self._dependencies: dict[type, object] = {}
         self._workers: list[SubscriptionWorker] = []
@@ -148,36 +148,7 @@ class Bus:
 
     async def topology(self) -> dict[str, Any]:
         """What the bus declares, with live depths where the broker answers."""
-        specs = [self.queue_spec(subscription) for subscription in self.subscriptions]
-        answers: Mapping[str, QueueStats | Exception] = {}
-        if self.running and specs:
-            try:
-                answers = await asyncio.wait_for(
-                    self.transport.queue_stats_many([spec.name for spec in specs]),
-                    QUEUE_STATS_TIMEOUT)
-            except Exception as error:
-                answers = dict.fromkeys((spec.name for spec in specs), error)
-        queues = []
-        for subscription, spec in zip(self.subscriptions, specs, strict=True):
-            entry: dict[str, Any] = {
-                "queue": spec.name, "bindings": list(spec.bindings),
-                "dead_letter_queue": dead_letter_queue(spec.name),
-                "retry_delays": list(spec.retry_delays), "quorum": spec.quorum,
-                "handler": getattr(subscription.handler, "__qualname__", ""),
-                "idempotent": subscription.idempotent, "concurrency": subscription.concurrency,
-                "ordered": subscription.ordered,
-                "per_instance": subscription.per_instance,
-                "reply_type": subscription.reply_type,
-                "paused": subscription.name in self._paused,
-            }
-            stats = answers.get(spec.name)
-            if isinstance(stats, QueueStats):
-                entry.update(messages=stats.messages, consumers=stats.consumers)
-            elif stats is not None:
-                entry["stats_error"] = str(stats) or type(stats).__name__
-            queues.append(entry)
-        return {"transport": self.transport.describe(), "exchange": self.settings.exchange,
-                "exchange_type": "topic", "queues": queues}
+        return await describe_topology(self, frozenset(self._paused))
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -285,30 +256,16 @@ class Bus:
     # -- publishing -----------------------------------------------------------
 
     def validate(self, envelope: Envelope) -> None:
-        if self.settings.delivery.validate_on_publish:
-            self._validate(envelope)
+        """The schema check of what is about to be sent (``bus.checks``)."""
+        self.checks.validate(envelope)
 
-    def _validate(self, envelope: Envelope) -> None:
-        try:
-            self._validator(envelope.type, envelope.payload)
-        except EsbError as error:
-            error.message_id = envelope.id
-            raise
+    def encode(self, envelope: Envelope) -> bytes:
+        """The wire form of an envelope :meth:`validate` may have passed."""
+        return self.checks.encode(envelope)
 
     def decode(self, body: bytes, *, message_id: str | None = None) -> Envelope:
         """Bytes from the broker to a checked envelope (consume side)."""
-        limit = self.settings.delivery.max_message_bytes
-        try:
-            if body[:64].lstrip().startswith(b"<"):
-                envelope = _decode_xml(body, limit)
-            else:
-                envelope = decode(body, max_bytes=limit)
-        except EsbError as error:
-            error.message_id = error.message_id or message_id
-            raise
-        if self.settings.delivery.validate_on_consume:
-            self._validate(envelope)
-        return envelope
+        return self.checks.decode(body, message_id=message_id)
 
     def outgoing(self, envelope: Envelope, **extra_headers: str) -> OutgoingMessage:
         return self._message(envelope, extra_headers)
@@ -319,7 +276,7 @@ class Bus:
         if envelope.key:
             headers["x-esb-key"] = envelope.key
         return OutgoingMessage(
-            body=encode(envelope), routing_key=envelope.type, message_id=envelope.id,
+            body=self.checks.encode(envelope), routing_key=envelope.type, message_id=envelope.id,
             headers=headers, correlation_id=envelope.correlation_id, type=envelope.type,
             reply_to=reply_to, transient=transient,
         )
@@ -410,15 +367,3 @@ class Bus:
                   detail=f"dead letter {record.id} replayed by {by}")
         self._relay.poke()
 
-
-def _decode_xml(body: bytes, max_bytes: int) -> Envelope:
-    """An XML envelope (``schemas/xsd``), parsed safely: no DTD, entities or network."""
-    from bus.schema import envelope_from_xml
-
-    return Envelope.from_dict(envelope_from_xml(body, max_bytes=max_bytes))
-
-
-def _default_validator() -> Validator:
-    from bus.schema import default_registry
-
-    return default_registry().validate

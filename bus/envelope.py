@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -67,9 +67,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Envelope:
-    """A canonical message: metadata plus a payload that matches the type's schema."""
+    """A canonical message: metadata plus a payload that matches the type's schema.
+
+    Its ``__init__`` is written out rather than generated: a frozen dataclass sets
+    each field through ``object.__setattr__``, and a request-reply builds four
+    envelopes (request and reply, each sent and received), five per unified view.
+    """
 
     type: str
     payload: Mapping[str, Any]
@@ -81,16 +86,28 @@ class Envelope:
     key: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.type not in _VERSIONS and type_version(self.type) is None:
+    def __init__(self, type: str, payload: Mapping[str, Any], source: str,
+                 id: str | None = None, occurred_at: datetime | None = None,
+                 correlation_id: str = "", causation_id: str | None = None,
+                 key: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        if id is None:
+            id = new_message_id()
+        if type not in _VERSIONS and type_version(type) is None:
             raise MalformedMessage(
-                f"message type {self.type!r} is not <domain>.<entity>.<event>.v<N>",
-                message_id=self.id,
-            )
-        if not self.correlation_id:
-            object.__setattr__(self, "correlation_id", self.id)
-        if self.occurred_at.tzinfo is None:
-            raise MalformedMessage("occurred_at must carry a time zone", message_id=self.id)
+                f"message type {type!r} is not <domain>.<entity>.<event>.v<N>", message_id=id)
+        if occurred_at is None:
+            occurred_at = datetime.now(UTC)
+        elif occurred_at.tzinfo is None:
+            raise MalformedMessage("occurred_at must carry a time zone", message_id=id)
+        _set_type(self, type)
+        _set_payload(self, payload)
+        _set_source(self, source)
+        _set_id(self, id)
+        _set_occurred_at(self, occurred_at)
+        _set_correlation_id(self, correlation_id or id)
+        _set_causation_id(self, causation_id)
+        _set_key(self, key)
+        _set_headers(self, {} if headers is None else headers)
 
     @property
     def schema_version(self) -> int:
@@ -162,6 +179,20 @@ class Envelope:
                 message_id=envelope.id,
             )
         return envelope
+
+
+# The slots' own setters: what a frozen dataclass's object.__setattr__ ends up calling.
+_Setter = Callable[[Envelope, Any], None]
+_SLOTS = vars(Envelope)
+_set_type: _Setter = _SLOTS["type"].__set__
+_set_payload: _Setter = _SLOTS["payload"].__set__
+_set_source: _Setter = _SLOTS["source"].__set__
+_set_id: _Setter = _SLOTS["id"].__set__
+_set_occurred_at: _Setter = _SLOTS["occurred_at"].__set__
+_set_correlation_id: _Setter = _SLOTS["correlation_id"].__set__
+_set_causation_id: _Setter = _SLOTS["causation_id"].__set__
+_set_key: _Setter = _SLOTS["key"].__set__
+_set_headers: _Setter = _SLOTS["headers"].__set__
 
 
 def _id_of(data: Any) -> str | None:

@@ -21,12 +21,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import HTTPException, Path, Query
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from bus.api.hot_routes import HotRouter
 from bus.api.shutdown import shutting_down
 from bus.delivery.rpc import RemoteError
 from bus.errors import EsbError, PermanentError, RequestTimeout
@@ -93,8 +94,8 @@ class CallResult(BaseModel):
                                  description="the operator's manager id in the CRM")
 
 
-def window_router(state: WindowState, publish: Publish, request: Request) -> APIRouter:
-    router = APIRouter(tags=["window"])
+def window_router(state: WindowState, publish: Publish, request: Request) -> HotRouter:
+    router = HotRouter(tags=["window"])
 
     async def answer(query: dict[str, str], identity: Identity, publish_view: bool,
                      fresh: bool) -> Response:
@@ -108,8 +109,10 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
     # The view's two routes read their query string themselves: FastAPI's per-parameter
     # validation cost more CPU than the whole scatter-gather. The parameters are
     # declared in the OpenAPI document by hand (_VIEW_PARAMETERS), checked the same way.
-    @router.get("/customers/lookup", response_class=Response, responses=_VIEW_RESPONSE,
-                openapi_extra={"parameters": [*_LOOKUP_PARAMETERS, *_VIEW_PARAMETERS]})
+    # Hot routes (bus.api.hot_routes): a plain Starlette route serves them, matched
+    # first; the documented FastAPI route answers what it does not take.
+    @router.hot_get("/customers/lookup", response_class=Response, responses=_VIEW_RESPONSE,
+                    openapi_extra={"parameters": [*_LOOKUP_PARAMETERS, *_VIEW_PARAMETERS]})
     async def lookup(http: HttpRequest) -> Response:
         """The aggregated view of the customer with this phone, account number or INN."""
         query = _query(http)
@@ -132,10 +135,11 @@ def window_router(state: WindowState, publish: Publish, request: Request) -> API
         identity = Identity.from_query(phone=given.get("phone"), account=account, inn=inn)
         return await answer(given, identity, _flag(query, "publish"), _flag(query, "fresh"))
 
-    @router.get("/customers/{golden_id}/view", response_class=Response,
-                responses=_VIEW_RESPONSE, openapi_extra={"parameters": _VIEW_PARAMETERS})
+    @router.hot_get("/customers/{golden_id}/view", patterns={"golden_id": _IDENTIFIER},
+                    response_class=Response, responses=_VIEW_RESPONSE,
+                    openapi_extra={"parameters": _VIEW_PARAMETERS})
     async def customer_view(
-        golden_id: Annotated[str, Path(pattern=_IDENTIFIER.pattern)], http: HttpRequest,
+        http: HttpRequest, golden_id: Annotated[str, Path(pattern=_IDENTIFIER.pattern)],
     ) -> Response:
         """The aggregated view of a customer by their global (golden) id."""
         query = _query(http)

@@ -12,6 +12,7 @@ from bus.adapters import AdapterHost
 from bus.api import adapters as adapter_routes
 from bus.api import audit, auth_routes, dead_letters, journal, operations
 from bus.api.auth import secure
+from bus.api.hot_routes import serve_first
 from bus.app import Bus
 
 __all__ = ["create_app"]
@@ -39,4 +40,5 @@ def create_app(bus: Bus, adapters: AdapterHost | None = None) -> FastAPI:
             if prefix is None:
                 prefix = f"/v1/adapters/{loaded.name}"
             app.include_router(routes, prefix=prefix)
+            serve_first(app, routes, prefix)
     return app

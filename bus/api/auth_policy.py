@@ -136,6 +136,7 @@ _DOCS: tuple[Rule, ...] = (
 _DOCS_SIGNED_IN: tuple[Rule, ...] = tuple(
     Rule(rule.methods, rule.pattern, ANY_ROLE) for rule in _DOCS)
 _ADMIN_ONLY = Rule(ALL, "/**", frozenset({ADMIN}))
+_DECISIONS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,21 @@ class Policy:
         docs = _DOCS if self.public_docs else _DOCS_SIGNED_IN
         return (*signed, *metrics, *docs, *POLICY)
 
+    @cached_property
+    def _decided(self) -> dict[tuple[str, str], Rule]:
+        """(method, path) -> its rule: some forty patterns tried once per path, not per call."""
+        return {}
+
     def rule_for(self, method: str, path: str) -> Rule:
-        for rule in self.rules:
-            if rule.matches(method, path):
-                return rule
-        return _ADMIN_ONLY
+        key = (method, path)
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = next((rule for rule in self.rules if rule.matches(method, path)),
+                           _ADMIN_ONLY)
+            if len(self._decided) >= _DECISIONS_KEPT:  # paths carry ids: stay bounded
+                self._decided.clear()
+            self._decided[key] = decided
+        return decided
 
     def with_signed(self, routes: Iterable[tuple[str, str]]) -> Policy:
         return Policy(self.public_metrics, self.public_docs, tuple(routes))

@@ -29,7 +29,7 @@ from bus.delivery.idempotency import AlreadyProcessed
 from bus.delivery.redeliveries import poison_reason
 from bus.delivery.retry import Decision, failure_reason, stack_summary
 from bus.delivery.rpc import ERROR_HEADER, deadline_passed
-from bus.envelope import Envelope, encode
+from bus.envelope import Envelope
 from bus.errors import EsbError, PermanentError
 from bus.transport import Consumer, Delivery, OutgoingMessage
 
@@ -290,7 +290,7 @@ class SubscriptionWorker:
         reply = request.caused(self.subscription.reply_type, payload or {}, self.bus.source)
         self.bus.validate(reply)
         await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(
-            body=encode(reply), routing_key=reply.type, message_id=reply.id,
+            body=self.bus.encode(reply), routing_key=reply.type, message_id=reply.id,
             correlation_id=delivery.message_id, type=reply.type, transient=True,
         ))
 
