@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,6 +56,23 @@ def test_any_zadarma_notifications_make_valid_call_events_or_a_declared_refusal(
         return
     for event in bounded(run, declared=()).value or []:
         REGISTRY.validate_envelope(to_envelope(event).to_dict())
+
+
+@pytest.mark.parametrize("duration", ["inf", "-inf", "nan", "1e308", "junk"])
+def test_an_answered_call_with_an_impossible_duration_ends_with_no_talk_time(
+    duration: str,
+) -> None:
+    """Found by the fuzz run above: ``int(float("inf"))`` overflowed out of the mapping,
+    and ``1e308`` made a talk time no integer column holds."""
+    start = {"event": "NOTIFY_START", "pbx_call_id": "in_0123456789abcdef",
+             "call_start": "2024-03-12 09:15:07", "caller_id": "+79123456789"}
+    call = new_call(start, ZoneInfo("UTC"))
+    ended = apply(call, {**start, "event": "NOTIFY_END", "disposition": "answered",
+                         "duration": duration}, call.started_us + 5_000_000)
+    payload = to_envelope(ended[-1]).payload
+    talk = payload["talk_seconds"]
+    assert payload["disposition"] == "answered"
+    assert isinstance(talk, int) and 0 <= talk <= 86_400, talk
 
 
 def _well_formed(form: dict[str, str]) -> bool:

@@ -166,7 +166,7 @@ def _end(call: CloudCall, form: dict[str, str], now_us: int) -> list[PbxEvent]:
     disposition = _DISPOSITIONS.get((form.get("disposition") or "").strip().lower(), "failed")
     if call.answered_us is not None:
         disposition = "answered"  # NOTIFY_ANSWER came: someone took the call
-    talk = _whole(form.get("duration")) if disposition == "answered" else 0
+    talk = min(_whole(form.get("duration")), _LONGEST_TALK_S) if disposition == "answered" else 0
     call.ended_us = max(now_us, call.started_us)
     if disposition == "answered" and call.answered_us is None:
         call.answered_us = max(call.started_us, call.ended_us - talk * 1_000_000)
@@ -184,8 +184,13 @@ def _end(call: CloudCall, form: dict[str, str], now_us: int) -> list[PbxEvent]:
         "hangup_cause": status if 0 < status <= 127 else None})]
 
 
+_LONGEST_TALK_S = 86_400
+"""A ``duration`` above a day is junk, not a call: capped (it lands in integer columns)."""
+
+
 def _whole(value: str | None) -> int:
+    """A non-negative whole number from a form field; junk, ``inf`` and ``nan`` are 0."""
     try:
         return max(0, int(float((value or "0").strip())))
-    except ValueError:
+    except (ValueError, OverflowError):  # int(float("inf")) overflows, int(nan) is a ValueError
         return 0
