@@ -14,7 +14,8 @@ process so that peak memory is its own:
 Prints wall time, CPU time (this process and its workers), peak RSS and pairwise
 precision / recall / F1 of record→customer links (``sync.evaluate``) per size,
 and the ratios ours/Splink. For ours also each phase's wall/CPU seconds in the
-main process (``load``: read, normalize in the worker pool, index; ``compare``;
+main process (``load``: read, normalize in the worker pool, index and, a first load
+being one, compare each record as it comes; ``compare``: what is left of it;
 ``cluster``; ``result``), the workers' CPU, and the main process's peak memory
 after each phase. CPU time is the figure to trust on a shared machine.
 
@@ -23,8 +24,10 @@ import DIR`` and ``esb sync run`` through :class:`sync.service.SyncService` into
 fresh SQLite file (the embedded default; CRM and billing records, as ours reads, and with
 ``--persist-docflow`` the documents too), with each stage's wall/CPU seconds
 (``import``; the run's ``load`` of the xref and decisions, ``match``, which streams the
-records from SQL into the engine, and ``persist``, which reads them again a batch of
-customers at a time), peak memory and the database's size. Its workers start mid-run,
+records from SQL into the engine (its worker processes decode and normalize them), and
+``persist``, which reads them again a batch of customers at a time), peak memory and the
+database's size. As ``esb sync run`` does, the run lets the engine go before the write
+stage (``keep_engine=False``): nothing follows it in that process. Its workers start mid-run,
 and a child's ``ru_maxrss`` counts the parent's pages it held between fork and exec:
 the total is an upper bound, the main process's peaks after each stage are the figure.
 ``--no-ours`` leaves the in-memory run out.
@@ -140,13 +143,32 @@ def run_persisted(directory: Path, docflow: bool = False) -> dict[str, Any]:
 
         counts = service.import_directory(directory, docflow=docflow)
         mark("import")
-        outcome = service.run(progress=mark)
+        outcome = service.run(progress=mark, keep_engine=False)  # as esb sync run
         stages = {name: (wall - marks[i][1], cpu - marks[i][2])
                   for i, (name, wall, cpu) in enumerate(marks[1:])}  # fmt: skip
+        peak = _peak_mb()
         db_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
+        figures = _stored_figures(service, directory)
     return {"stages": stages, "stage_peaks": peaks, "records": sum(counts.values()),
             "customers": outcome.customers, "conflicts": outcome.conflicts,
-            "peak_mb": _peak_mb(), "db_mb": db_mb}  # fmt: skip
+            "peak_mb": peak, "db_mb": db_mb, **figures}  # fmt: skip
+
+
+def _stored_figures(service: Any, directory: Path) -> dict[str, float]:
+    """Precision / recall / F1 of the xref the run wrote (the import made record ids
+    canonical: the truth's are made so too)."""
+    from sync.canonical import canonical_id
+    from sync.evaluate import evaluate, read_truth
+    from sync.store.xref import read_xref
+
+    with service.engine.connect() as connection:
+        owner = read_xref(connection)
+    labels: dict[str, int] = {}
+    clusters = {key: labels.setdefault(gid, len(labels)) for key, gid in owner.items()}
+    truth = {(system, canonical_id(record_id)): customer
+             for (system, record_id), customer in read_truth(directory / "truth.csv").items()}
+    figures = evaluate(clusters, truth)
+    return {"precision": figures.precision, "recall": figures.recall, "f1": figures.f1}
 
 
 def _persist_line(f: dict[str, Any]) -> str:
@@ -155,7 +177,8 @@ def _persist_line(f: dict[str, Any]) -> str:
     peaks = "  ".join(f"{name} {mb:.0f}" for name, mb in f["stage_peaks"].items())
     return (f"  persist import + run (SQLite) wall/CPU s: {stages}; run {run_wall:.1f} s wall; "
             f"peak <= {f['peak_mb']:.0f} MB; database {f['db_mb']:.0f} MB; {f['records']} records "
-            f"-> {f['customers']} customers, {f['conflicts']} conflicts\n"
+            f"-> {f['customers']} customers, {f['conflicts']} conflicts; P {f['precision']:.5f} "
+            f"R {f['recall']:.5f} F1 {f['f1']:.5f}\n"
             f"          main peak MB after: {peaks}")  # fmt: skip
 
 

@@ -86,7 +86,7 @@ def run(as_json: bool, partitions: int | None, timeout: float) -> None:
                 bar.label = stages.get(stage, stage)
                 bar.update(1)
 
-            outcome = service.run(progress=step)
+            outcome = service.run(progress=step, keep_engine=False)  # nothing follows
     summary = outcome.to_json()
     if as_json:
         emit_one(summary, as_json=True)

@@ -10,7 +10,8 @@ transactional outbox. Full runs, single changes and people's decisions
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,14 +21,19 @@ from bus.delivery.outbox import add_many_to_outbox
 from bus.envelope import Envelope
 from bus.schema import SchemaRegistry
 from sync import events
-from sync.conflicts import Conflict, conflicts_in_customer, review_conflicts
-from sync.golden import Facts, GoldenRecord, build_golden, facts_of, survivorship_plan
+from sync.conflicts import Conflict, conflicts_of_offers, review_conflicts
+from sync.golden import GoldenRecord, Offer, golden_parts, offer_of, survivorship_plan
 from sync.model import PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.settings import SyncSettings
-from sync.store.golden import GoldenChange, delete_golden, save_golden
+from sync.store.golden import GoldenChange, delete_golden, has_golden, save_golden
 from sync.store.identity import IdentityChanges, assign_ids
-from sync.store.queue import close_obsolete, raise_conflicts
-from sync.store.records import iter_linked_records
+from sync.store.queue import (
+    StoredConflict,
+    close_obsolete,
+    index_review_conflicts,
+    raise_conflicts,
+)
+from sync.store.records import iter_linked_offers
 from sync.store.state import read_state, write_state
 from sync.store.xref import IdAllocator, apply_identity
 
@@ -77,128 +83,114 @@ class ResultWriter:
         cause: Envelope | None,
         quiet: bool,
         close_review: bool,
+        review_of: Collection[RecordKey] | None = None,
     ) -> Outcome:
-        allocate = IdAllocator(connection)
-        changes = assign_ids(groups, previous, allocate)
-        evidence = events.evidence_by_record(links)
-        reasons = events.link_reasons(changes.moves, evidence)
-        apply_identity(
-            connection, changes, actor=actor, reasons=reasons, batch_size=self.settings.batch_size
-        )
-        dirty = self.dirty(changes, changed)
-        delete_golden(connection, changes.retired)
-        found: list[Conflict] = review_conflicts(review, changes.assignments)
-        step = self.settings.batch_size
-        parts = (_parts_held(sorted(dirty), records, step) if records is not None
-                 else _parts_stored(connection, dirty, step))  # fmt: skip
-        goldens, golden_changes, golden_count = self._golden_and_conflicts(
-            connection, parts, changes, found,
-            keep={merge.global_id for merge in changes.merges}, quiet=quiet,
-        )  # fmt: skip
-        new_conflicts = raise_conflicts(connection, found)
-        close_obsolete(
-            connection,
-            [c.fingerprint for c in found],
-            actor=actor,
-            scope=dirty | set(changes.retired),
-            review=close_review,
-        )
-        outcome = Outcome(
-            customers=len(changes.members),
-            new_customers=len(changes.new_ids),
-            moved=sum(1 for m in changes.moves if m.previous),
-            merged=len(changes.merges),
-            split=len(changes.splits),
-            conflicts=len(new_conflicts),
-            golden_changed=golden_count,
-        )
+        """Persist one reconciliation's results (see the module's docstring).
+
+        ``close_review``: ``review`` lists every review pair there is (a full run): the
+        open review conflicts not among them are closed. ``review_of``: ``review`` lists
+        every review pair of these records (a change's scope): theirs are closed when
+        not among them, each closure audited.
+        """
+        with _page_cache(connection, _FULL_RUN_CACHE_MIB if close_review else 0):
+            changes = assign_ids(groups, previous, IdAllocator(connection))
+            evidence = events.evidence_by_record(links)
+            reasons = events.link_reasons(changes.moves, evidence)
+            apply_identity(connection, changes, actor=actor, reasons=reasons,
+                           batch_size=self.settings.batch_size)
+            dirty = self.dirty(changes, changed)
+            delete_golden(connection, changes.retired)
+            found: list[Conflict] = review_conflicts(review, changes.assignments)
+            step = self.settings.batch_size
+            batches = (_batches_held(sorted(dirty), changes.members, records, step)
+                       if records is not None else _batches_stored(connection, dirty, step))
+            goldens, golden_changes, golden_count = self._golden_and_conflicts(
+                connection, batches, found, keep={merge.global_id for merge in changes.merges},
+                quiet=quiet, fresh=close_review and not has_golden(connection))
+            new_conflicts = raise_conflicts(connection, found)
+            close_obsolete(connection, [c.fingerprint for c in found], actor=actor,
+                           scope=dirty | set(changes.retired), review=close_review,
+                           review_of=review_of, owner=changes.assignments,
+                           gone=changes.unlinked)
+            if close_review:
+                index_review_conflicts(connection)
+            staged = self._events(changes, evidence, reasons, goldens, golden_changes,
+                                  new_conflicts, actor=actor, quiet=quiet)
+            self.stage_many(connection, staged, cause)
+        return Outcome(
+            customers=len(changes.members), new_customers=len(changes.new_ids),
+            moved=sum(1 for m in changes.moves if m.previous), merged=len(changes.merges),
+            split=len(changes.splits), conflicts=len(new_conflicts),
+            golden_changed=golden_count, events=len(staged),
+            published=[message_type for message_type, _payload, _key in staged])
+
+    def _events(
+        self,
+        changes: IdentityChanges,
+        evidence: Mapping[RecordKey, PairEvidence],
+        reasons: Mapping[RecordKey, str],
+        goldens: Mapping[str, GoldenRecord],
+        golden_changes: Sequence[GoldenChange],
+        new_conflicts: Sequence[StoredConflict],
+        *,
+        actor: str,
+        quiet: bool,
+    ) -> list[tuple[str, dict[str, Any], str | None]]:
+        """What to publish, in order: links (not when ``quiet``), merges, splits, raised
+        conflicts, changed golden records (not when ``quiet``)."""
         staged: list[tuple[str, dict[str, Any], str | None]] = []
         if not quiet:
-            staged.extend(
-                (
-                    "sync.customer.linked.v1",
-                    events.customer_linked(m, evidence.get(m.key), reasons[m.key]),
-                    m.global_id,
-                )
-                for m in changes.moves
-            )
+            staged.extend(("sync.customer.linked.v1",
+                           events.customer_linked(m, evidence.get(m.key), reasons[m.key]),
+                           m.global_id) for m in changes.moves)  # fmt: skip
         for merge in changes.merges:
             mates = [evidence.get(k) for k in changes.members[merge.global_id]]
-            staged.append(
-                (
-                    "sync.customer.merged.v1",
-                    events.customer_merged(merge, goldens[merge.global_id], mates),
-                    merge.global_id,
-                )
-            )
-        for split in changes.splits:
-            reason = (
-                "people's decision"
-                if actor != self.settings.actor
-                else "the evidence no longer holds these records together"
-            )
-            staged.append(
-                (
-                    "sync.customer.split.v1",
-                    events.customer_split(split, reason, actor),
-                    split.global_id,
-                )
-            )
-        staged.extend(
-            ("sync.conflict.raised.v1", events.conflict_raised(c), c.conflict.global_id)
-            for c in new_conflicts
-        )
+            staged.append(("sync.customer.merged.v1",
+                           events.customer_merged(merge, goldens[merge.global_id], mates),
+                           merge.global_id))  # fmt: skip
+        reason = ("people's decision" if actor != self.settings.actor
+                  else "the evidence no longer holds these records together")  # fmt: skip
+        staged.extend(("sync.customer.split.v1", events.customer_split(split, reason, actor),
+                       split.global_id) for split in changes.splits)  # fmt: skip
+        staged.extend(("sync.conflict.raised.v1", events.conflict_raised(c),
+                       c.conflict.global_id) for c in new_conflicts)  # fmt: skip
         if not quiet:
-            staged.extend(
-                (
-                    "sync.customer.updated.v1",
-                    events.customer_updated(g.record, g.changed_fields, self.settings.write_back),
-                    g.record.global_id,
-                )
-                for g in golden_changes
-            )
-        self.stage_many(connection, staged, cause)
-        outcome.published.extend(message_type for message_type, _payload, _key in staged)
-        outcome.events = len(staged)
-        return outcome
+            staged.extend(("sync.customer.updated.v1",
+                           events.customer_updated(g.record, g.changed_fields,
+                                                   self.settings.write_back),
+                           g.parts.global_id) for g in golden_changes)  # fmt: skip
+        return staged
 
     def _golden_and_conflicts(
         self,
         connection: sa.Connection,
-        parts: Iterable[_Part],
-        changes: IdentityChanges,
+        batches: Iterable[_Batch],
         found: list[Conflict],
         *,
         keep: set[str],
         quiet: bool,
+        fresh: bool,
     ) -> tuple[dict[str, GoldenRecord], list[GoldenChange], int]:
-        """Golden records and in-customer conflicts (into ``found``) of the ``dirty``
+        """Golden records and in-customer conflicts (into ``found``) of the dirty
         customers, a batch of customers at a time, so that a first run of a million
-        customers never holds every golden record and every record's facts at once.
-        Returns the golden records of ``keep`` (merges' events cite them), the changes
-        (none when ``quiet``: no event cites them) and how many changed."""
+        customers never holds every golden record and every record at once. Returns the
+        golden records of ``keep`` (merges' events cite them), the changes (none when
+        ``quiet``: no event cites them) and how many changed. ``fresh``: no golden record
+        is stored yet, none needs reading back."""
         goldens: dict[str, GoldenRecord] = {}
         golden_changes: list[GoldenChange] = []
         count = 0
         step = self.settings.batch_size
         plan = survivorship_plan(self.settings)
-        for part, records, known in parts:
-            forms = {k: known.get(k) or facts_of(records[k]) for gid in part
-                     for k in changes.members[gid] if k in records}  # fmt: skip
-            built = []
-            for gid in part:
-                held = [records[k] for k in changes.members[gid] if k in records]
-                built.append(build_golden(gid, held, self.settings, forms, plan))
-            saved = save_golden(connection, built, step)
-            count += len(saved)
-            if not quiet:
-                golden_changes.extend(saved)
-            goldens.update((g.global_id, g) for g in built if g.global_id in keep)
-            for gid in part:
-                members = changes.members[gid]
-                if len(members) > 1:
-                    found.extend(conflicts_in_customer(
-                        gid, [records[k] for k in members if k in records], forms))  # fmt: skip
+        for batch in batches:
+            built = [golden_parts(gid, offers, plan) for gid, offers in batch]
+            count += save_golden(connection, built, step, fresh=fresh,
+                                 changes=None if quiet else golden_changes)
+            if keep:
+                goldens.update((g.global_id, g.record()) for g in built if g.global_id in keep)
+            for gid, offers in batch:
+                if len(offers) > 1:
+                    found.extend(conflicts_of_offers(gid, offers))
         return goldens, golden_changes, count
 
     def dirty(self, changes: IdentityChanges, changed: set[RecordKey] | None) -> set[str]:
@@ -229,41 +221,67 @@ class ResultWriter:
         add_many_to_outbox(connection, envelopes)
 
 
-_Part = tuple[list[str], Mapping[RecordKey, SourceRecord], Mapping[RecordKey, Facts]]
-"""A batch of customers, a mapping that holds their records and what is known of their facts."""
+_Batch = list[tuple[str, list[Offer]]]
+"""Customers, each with its records as offers sorted by record key."""
 
 
-def _parts_held(
-    dirty: Sequence[str], records: Mapping[RecordKey, SourceRecord], step: int
-) -> Iterator[_Part]:
+def _batches_held(
+    dirty: Sequence[str], members: Mapping[str, Sequence[RecordKey]],
+    records: Mapping[RecordKey, SourceRecord], step: int,
+) -> Iterator[_Batch]:
     """``dirty`` in batches of ``step`` customers, their records looked up in ``records``."""
     for start in range(0, len(dirty), step):
-        yield list(dirty[start : start + step]), records, {}
+        yield [(gid, sorted(offer_of(records[k]) for k in members[gid] if k in records))
+               for gid in dirty[start : start + step]]  # fmt: skip
 
 
-def _parts_stored(
-    connection: sa.Connection, dirty: set[str], step: int
-) -> Iterator[_Part]:
+def _batches_stored(connection: sa.Connection, dirty: set[str], step: int) -> Iterator[_Batch]:
     """``dirty`` in batches of ``step`` customers with their records read from the store
     (the xref already written in this transaction): a full run of a million customers
     never holds every source record at once. Their facts are the ones the import
     normalized and stored, not normalized again."""
-    part: list[str] = []
-    held: dict[RecordKey, SourceRecord] = {}
-    known: dict[RecordKey, Facts] = {}
-    for global_id, record, facts in iter_linked_records(connection):
-        if global_id not in dirty:
-            continue
-        if not part or part[-1] != global_id:
-            if len(part) >= step:
-                yield part, held, known
-                part, held, known = [], {}, {}
-            part.append(global_id)
-        held[record.key] = record
-        if facts is not None:
-            known[record.key] = facts
-    if part:
-        yield part, held, known
+    batch: _Batch = []
+    current, offers = "", list[Offer]()  # global ids are never empty
+    for global_id, offer in iter_linked_offers(connection):
+        if global_id != current:
+            if offers:
+                offers.sort()
+                batch.append((current, offers))
+                if len(batch) >= step:
+                    yield batch
+                    batch = []
+            current, offers = global_id, []
+            if global_id not in dirty:
+                continue
+        elif not offers:
+            continue  # a customer that is not dirty
+        offers.append(offer)
+    if offers:
+        offers.sort()
+        batch.append((current, offers))
+    if batch:
+        yield batch
+
+
+_FULL_RUN_CACHE_MIB = 128
+"""SQLite's page cache while a full run writes (its default is 2 MiB): a first run of a
+million accounts inserts ten million index entries in random order, and with the default
+nearly each one is a page read back from the OS; 128 MiB took a third off the inserts."""
+
+
+@contextmanager
+def _page_cache(connection: sa.Connection, mib: int) -> Iterator[None]:
+    """SQLite's page cache of ``connection`` at ``mib`` MiB in the block, as it was after
+    (nothing on another database, or when ``mib`` is 0)."""
+    if not mib or connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-mib * 1024}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 def bump_generation(connection: sa.Connection) -> int:

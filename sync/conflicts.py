@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sync.golden import Facts, facts_of
+from sync.golden import BIRTH_DATE, INN, PASSPORT, RECORD_ID, SYSTEM, Facts, Offer, offer_of
 from sync.model import RecordKey, ReviewPair, SourceRecord
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Conflict",
     "Resolution",
     "conflicts_in_customer",
+    "conflicts_of_offers",
     "decision_pairs",
     "review_conflicts",
 ]
@@ -82,43 +83,55 @@ def conflicts_in_customer(
     known: Mapping[RecordKey, Facts] | None = None,
 ) -> list[Conflict]:
     """CRM duplicates, several valid INNs, billing contradicting CRM, in one customer."""
-    if len(records) < 2:
-        return []
     forms = known or {}
-    normalized = {r.key: forms.get(r.key) or facts_of(r) for r in records}
+    return conflicts_of_offers(global_id, sorted(offer_of(r, forms.get(r.key)) for r in records))
+
+
+def conflicts_of_offers(global_id: str, offers: Sequence[Offer]) -> list[Conflict]:
+    """:func:`conflicts_in_customer` of a customer's records as offers sorted by record key
+    (their normalized INN, birth date and passport are what the checks compare)."""
+    if len(offers) < 2:
+        return []
+    crm = [o for o in offers if o[SYSTEM] == "crm"]
+    billing = [o for o in offers if o[SYSTEM] == "billing"] if crm else []
+    inns = {inn for o in offers if (inn := o[INN])}
+    if len(crm) < 2 and len(inns) < 2 and not billing:
+        return []  # most customers: nothing to check
     found: list[Conflict] = []
-    crm = sorted(key for key in normalized if key[0] == "crm")
     if len(crm) > 1:
         found.append(Conflict(
-            "crm_duplicate", tuple(crm),
+            "crm_duplicate", tuple((o[SYSTEM], o[RECORD_ID]) for o in crm),
             f"{len(crm)} CRM cards belong to one customer: keep one, or split them", global_id))
-    by_inn: dict[str, list[RecordKey]] = defaultdict(list)
-    for key, norm in sorted(normalized.items()):
-        if norm.inn:
-            by_inn[norm.inn].append(key)
-    if len(by_inn) > 1:
+    if len(inns) > 1:
+        by_inn: dict[str, list[RecordKey]] = defaultdict(list)
+        for o in offers:
+            if o[INN]:
+                by_inn[o[INN]].append((o[SYSTEM], o[RECORD_ID]))
         groups = tuple(tuple(keys) for _inn, keys in sorted(by_inn.items()))
         lengths = sorted({len(inn) for inn in by_inn})
         found.append(Conflict(
             "multiple_inns", tuple(sorted(itertools.chain(*groups))),
             f"{len(by_inn)} different valid INNs ({'/'.join(map(str, lengths))} digits) "
             "in one customer", global_id, groups=groups))
-    for billing_key in sorted(key for key in normalized if key[0] == "billing"):
-        for crm_key in crm:
-            fields = _contradictions(normalized[billing_key], normalized[crm_key])
+    for bill in billing:
+        for card in crm:
+            fields = _contradictions(bill, card)
             if fields:
                 found.append(Conflict(
-                    "billing_contradicts_crm", (billing_key, crm_key),
+                    "billing_contradicts_crm",
+                    ((bill[SYSTEM], bill[RECORD_ID]), (card[SYSTEM], card[RECORD_ID])),
                     f"the billing account's {' and '.join(fields)} do not match its CRM card's",
                     global_id))
     return found
 
 
-def _contradictions(billing: Facts, crm: Facts) -> list[str]:
+def _contradictions(billing: Offer, crm: Offer) -> list[str]:
     fields = []
-    if billing.birth_date and crm.birth_date and billing.birth_date != crm.birth_date:
+    born, card_born = billing[BIRTH_DATE], crm[BIRTH_DATE]
+    if born and card_born and born != card_born:
         fields.append("birth date")
-    if billing.passport and crm.passport and billing.passport != crm.passport:
+    passport, card_passport = billing[PASSPORT], crm[PASSPORT]
+    if passport and card_passport and passport != card_passport:
         fields.append("passport")
     return fields
 

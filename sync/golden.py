@@ -6,9 +6,11 @@ complete). Values are taken in their normalized form where one exists (a valid
 INN only, ten-digit passport, E.164 phones, ISO birth date), so an INN that
 fails its checksum never reaches the golden record.
 
-A full run builds hundreds of thousands of golden records: the rules are looked
-up once per run (:func:`survivorship_plan`), each record's offers are one tuple,
-and a customer's records are ordered once per distinct rule, not per attribute.
+A full run builds a million golden records: the rules are looked up once per run
+(:func:`survivorship_plan`), each record is one flat tuple (:data:`Offer`), a
+customer's records are ordered once per distinct rule, not per attribute, and the
+result is made in the shapes the store writes (:class:`GoldenParts`), a
+:class:`GoldenRecord` only for the events that cite one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -31,8 +34,9 @@ from sync.normalize import (
 )
 from sync.settings import GOLDEN_FIELDS, SyncSettings
 
-__all__ = ["Facts", "GoldenRecord", "GoldenValue", "SurvivorshipPlan", "build_golden",
-           "candidate_values", "facts_of", "survivorship_plan"]
+__all__ = ["Facts", "GoldenParts", "GoldenRecord", "GoldenValue", "Offer", "SurvivorshipPlan",
+           "build_golden", "candidate_values", "digest_of", "facts_of", "golden_parts",
+           "offer_of", "stored_offer", "survivorship_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +81,7 @@ class GoldenRecord:
 
     def digest_of(self, plain: Mapping[str, Any]) -> str:
         """:attr:`digest` from ``plain`` already made (the writer needs both)."""
-        body = orjson.dumps([plain, sorted(self.sources), sorted(self.keys)],
-                            option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha1(body).hexdigest()
+        return digest_of(plain, self.sources, sorted(self.keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,35 +112,65 @@ def facts_of(record: SourceRecord) -> Facts:
 
 _OFFERED = ("kind", "name", "birth_date", "inn", "passport", "phones", "email", "city",
             "address", "segment", "manager_id")
-"""The order of :func:`_offers`' tuple."""
+"""The attributes an :data:`Offer` carries, in its order after :data:`OFFER_HEAD`."""
+
+Offer = tuple[Any, ...]
+"""A record as survivorship sees it, one flat tuple: ``(system, record_id, updated_at,
+account)`` (updated_at "" when unknown: the least recent; account: the billing account
+number, else None), then what it offers for each attribute of :data:`_OFFERED` (None:
+nothing). A full run makes a million of them straight from the stored JSON
+(:func:`sync.store.records.iter_linked_offers`), no objects between."""
+
+OFFER_HEAD = 4
+SYSTEM, RECORD_ID, UPDATED_AT, ACCOUNT = range(OFFER_HEAD)
+INN, BIRTH_DATE, PASSPORT, PHONES = (OFFER_HEAD + _OFFERED.index(name)
+                                     for name in ("inn", "birth_date", "passport", "phones"))
 
 
-def _offers(record: SourceRecord, facts: Facts) -> tuple[Any, ...]:
-    """What ``record`` offers for each attribute of :data:`_OFFERED` (None: nothing).
-    Names and addresses as typed, runs of spaces collapsed (normalized forms are for
-    matching)."""
-    attributes, name, city, address = record.attributes, record.name, record.city, record.address
-    return (facts.kind or None, " ".join(name.split()) or None if name else None,
-            facts.birth_date, facts.inn, facts.passport, list(facts.phones) or None,
-            facts.email, " ".join(city.split()) or None if city else None,
-            " ".join(address.split()) or None if address else None,
+def spaced(text: str | None) -> str | None:
+    """Text as typed, runs of spaces collapsed (None when nothing is left)."""
+    return " ".join(text.split()) or None if text else None
+
+
+def offer_of(record: SourceRecord, facts: Facts | None = None) -> Offer:
+    """``record`` as an :data:`Offer`. Names and addresses as typed (normalized forms are
+    for matching)."""
+    facts = facts or facts_of(record)
+    attributes = record.attributes
+    account = (attributes.get("account_no") or record.record_id
+               if record.system == "billing" else None)  # fmt: skip
+    return (record.system, record.record_id, record.updated_at or "", account,
+            facts.kind or None, spaced(record.name), facts.birth_date, facts.inn,
+            facts.passport, list(facts.phones) or None, facts.email, spaced(record.city),
+            spaced(record.address), attributes.get("segment") or None,
+            attributes.get("manager_id") or None)
+
+
+def stored_offer(record: Mapping[str, Any], normalized: Mapping[str, Any]) -> Offer:
+    """:func:`offer_of` a record as the store keeps it: its JSON
+    (:func:`~sync.store.records.record_json`) and the facts its import normalized
+    (:func:`~sync.store.records.normalized_json`), without a record object between."""
+    system, record_id = record["system"], record["record_id"]
+    attributes = record.get("attributes") or {}
+    account = attributes.get("account_no") or record_id if system == "billing" else None
+    return (system, record_id, record.get("updated_at") or "", account,
+            normalized["kind"] or None, spaced(record.get("name")), normalized["birth_date"],
+            normalized["inn"], normalized["passport"], list(normalized["phones"]) or None,
+            normalized["email"], spaced(record.get("city")), spaced(record.get("address")),
             attributes.get("segment") or None, attributes.get("manager_id") or None)
 
 
 def candidate_values(record: SourceRecord, facts: Facts | None = None) -> dict[str, Any]:
     """What ``record`` offers for each golden attribute (None: nothing)."""
-    offered = dict(zip(_OFFERED, _offers(record, facts or facts_of(record)), strict=True))
+    offered = dict(zip(_OFFERED, offer_of(record, facts)[OFFER_HEAD:], strict=True))
     return {name: offered[name] for name in GOLDEN_FIELDS}
 
 
-@dataclass(frozen=True, slots=True)
-class _FieldPlan:
-    name: str
-    index: int
-    """Where the attribute is in :func:`_offers`' tuple."""
-    strategy: str
-    order: int
-    """Which of the plan's orderings ranks the records for this attribute."""
+_FieldPlan = tuple[str, int, str, int]
+"""An attribute's rule: its name, where it is in an :data:`Offer`, its strategy and which
+of the plan's orderings ranks the records for it (a tuple: read a million times)."""
+
+_recency = itemgetter(UPDATED_AT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +180,33 @@ class _Ordering:
     rank: Mapping[str, int]
     """The rule's systems, most trusted first (unlisted ones after them all)."""
 
-    def ranked(self, records: Sequence[SourceRecord], by_key: list[int]) -> list[int]:
-        """Indexes of ``records``, the preferred first: the rule's criterion, then the
-        other, then the record key (the undated least recent)."""
+    def ranked(self, offers: Sequence[Offer]) -> list[Offer]:
+        """``offers`` (sorted by record key), the preferred first: the rule's criterion,
+        then the other, then the record key (the undated least recent). Sorts are stable,
+        ``reverse`` too."""
         rank, last = self.rank, len(self.rank)
-        ordered = list(by_key)
+        ordered = list(offers)
         if self.trusted_first:
-            ordered.sort(key=lambda i: records[i].updated_at or "", reverse=True)
-            ordered.sort(key=lambda i: rank.get(records[i].system, last))
+            ordered.sort(key=_recency, reverse=True)
+            ordered.sort(key=lambda o: rank.get(o[SYSTEM], last))
         else:
-            ordered.sort(key=lambda i: rank.get(records[i].system, last))
-            ordered.sort(key=lambda i: records[i].updated_at or "", reverse=True)
+            ordered.sort(key=lambda o: rank.get(o[SYSTEM], last))
+            ordered.sort(key=_recency, reverse=True)
         return ordered
+
+    def pair(self, a: Offer, b: Offer) -> tuple[Offer, Offer]:
+        """:meth:`ranked` of two offers, ``a`` first by record key (most customers: a CRM
+        card and its account), without sorting."""
+        rank, last = self.rank, len(self.rank)
+        by_rank = rank.get(a[SYSTEM], last) - rank.get(b[SYSTEM], last)
+        newer, older = a[UPDATED_AT], b[UPDATED_AT]
+        if self.trusted_first:
+            if by_rank:
+                return (a, b) if by_rank < 0 else (b, a)
+            return (b, a) if older > newer else (a, b)
+        if newer != older:
+            return (a, b) if newer > older else (b, a)
+        return (b, a) if by_rank > 0 else (a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +225,143 @@ def survivorship_plan(settings: SyncSettings) -> SurvivorshipPlan:
         rule = settings.rule(name)
         order = orderings.setdefault(
             (rule.strategy == "trusted_source", tuple(rule.systems)), len(orderings))
-        fields.append(_FieldPlan(name, _OFFERED.index(name), rule.strategy, order))
+        fields.append((name, OFFER_HEAD + _OFFERED.index(name), rule.strategy, order))
     return SurvivorshipPlan(tuple(fields), tuple(
         _Ordering(trusted_first, {system: i for i, system in enumerate(systems)})
         for trusted_first, systems in orderings))
+
+
+Provenance = dict[str, dict[str, Any]]
+"""``{attribute: {"value", "system", "id", "rule"}}``: what ``sync_golden.provenance`` keeps."""
+
+
+@dataclass(slots=True)
+class GoldenParts:
+    """A golden record in the shapes the store writes (no object per value): the writer
+    makes a :class:`GoldenRecord` of it only for the events that cite one."""
+
+    global_id: str
+    provenance: Provenance
+    plain: dict[str, Any]
+    """The values alone, then ``accounts`` (what ``sync_golden.values`` keeps)."""
+    sources: list[RecordKey]
+    keys: list[tuple[str, str]]
+    """Sorted."""
+
+    @property
+    def digest(self) -> str:
+        body = orjson.dumps([self.plain, self.sources, self.keys],  # both sorted already
+                            option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha1(body).hexdigest()
+
+    def record(self) -> GoldenRecord:
+        golden = GoldenRecord(self.global_id, sources=self.sources,
+                              accounts=self.plain["accounts"], keys=set(self.keys))
+        golden.values = {name: GoldenValue(p["value"], p["system"], p["id"], p["rule"])
+                         for name, p in self.provenance.items()}
+        return golden
+
+
+def digest_of(plain: Mapping[str, Any], sources: Sequence[RecordKey],
+              keys: Sequence[tuple[str, str]]) -> str:
+    """What tells a stored golden record from a new one (values, sources, keys)."""
+    body = orjson.dumps([plain, sorted(sources), sorted(keys)], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha1(body).hexdigest()
+
+
+def golden_parts(global_id: str, offers: Sequence[Offer], plan: SurvivorshipPlan
+                 ) -> GoldenParts:
+    """The golden record of the customer whose records are ``offers``, sorted by record key
+    (each value chosen by its rule, and where it came from)."""
+    provenance: Provenance = {}
+    plain: dict[str, Any] = {}
+    if len(offers) == 1:
+        (offered,) = offers
+        system, record_id = offered[SYSTEM], offered[RECORD_ID]
+        for name, index, _strategy, _which in plan.fields:
+            value = offered[index]
+            if value is not None:
+                plain[name] = value
+                provenance[name] = {"value": value, "system": system, "id": record_id,
+                                    "rule": "only_value"}
+    elif len(offers) == 2:
+        _choose_two(offers[0], offers[1], plan, plain, provenance)
+    else:
+        _choose(offers, plan, plain, provenance)
+    accounts: list[str] = []
+    sources: list[RecordKey] = []
+    keys: set[tuple[str, str]] = set()
+    for o in offers:  # one pass: a million customers
+        system = o[SYSTEM]
+        sources.append((system, o[RECORD_ID]))
+        if (account := o[ACCOUNT]) is not None:
+            accounts.append(account)
+            keys.add(("account", account))
+        if system == "docflow":
+            continue  # a document cites a customer; its INN or account does not find them
+        if phones := o[PHONES]:
+            for phone in phones:
+                keys.add(("phone", phone))
+        if inn := o[INN]:
+            keys.add(("inn", inn))
+    accounts.sort()
+    plain["accounts"] = accounts
+    return GoldenParts(global_id, provenance, plain, sources, sorted(keys))
+
+
+def _choose(offers: Sequence[Offer], plan: SurvivorshipPlan, plain: dict[str, Any],
+            provenance: Provenance) -> None:
+    """Each attribute's value among several records, by its rule: the first record in the
+    rule's order that offers a value wins; if another offers a different one, the rule
+    decided (``most_complete``: the longest value, ties to the order's first)."""
+    ranked: list[list[Offer] | None] = [None] * len(plan.orderings)
+    for name, index, strategy, which in plan.fields:
+        order = ranked[which]
+        if order is None:
+            order = ranked[which] = plan.orderings[which].ranked(offers)
+        winner: Offer | None = None
+        first: Any = None
+        how = "only_value"
+        for offered in order:
+            value = offered[index]
+            if value is None:
+                continue
+            if winner is None:
+                winner, first = offered, value
+            elif first != value if type(first) is str else _differ(first, value):
+                how = strategy
+                break
+        if winner is None:
+            continue
+        if how == "most_complete":
+            winner = min((o for o in order if o[index] is not None),
+                         key=lambda o: -len(orjson.dumps(o[index])))
+        value = plain[name] = winner[index]
+        provenance[name] = {"value": value, "system": winner[SYSTEM], "id": winner[RECORD_ID],
+                            "rule": how}
+
+
+def _choose_two(a: Offer, b: Offer, plan: SurvivorshipPlan, plain: dict[str, Any],
+                provenance: Provenance) -> None:
+    """:func:`_choose` for two records, written out."""
+    orders = [ordering.pair(a, b) for ordering in plan.orderings]
+    for name, index, strategy, which in plan.fields:
+        winner, other = orders[which]
+        value, second = winner[index], other[index]
+        if value is None:
+            if second is None:
+                continue
+            winner, value, how = other, second, "only_value"
+        elif second is None or (value == second if type(value) is str
+                                else not _differ(value, second)):
+            how = "only_value"
+        else:
+            how = strategy
+            if how == "most_complete" and len(orjson.dumps(second)) > len(orjson.dumps(value)):
+                winner, value = other, second  # the longest; ties: the order's first
+        plain[name] = value
+        provenance[name] = {"value": value, "system": winner[SYSTEM], "id": winner[RECORD_ID],
+                            "rule": how}
 
 
 def build_golden(
@@ -191,59 +371,8 @@ def build_golden(
     """The golden record of the customer made of ``records`` (``known``: their facts,
     when the caller has them; ``plan``: the settings' rules, when the caller has them)."""
     forms = known or {}
-    golden = GoldenRecord(global_id, sources=sorted(r.key for r in records))
-    accounts: list[str] = []
-    keys = golden.keys
-    offers: list[tuple[Any, ...]] = []
-    for record in records:
-        facts = forms.get(record.key) or facts_of(record)
-        offers.append(_offers(record, facts))
-        if record.system == "billing":
-            accounts.append(record.attributes.get("account_no") or record.record_id)
-        if record.system == "docflow":
-            continue  # a document cites a customer; its INN or account does not find them
-        keys.update(("phone", phone) for phone in facts.phones)
-        if facts.inn:
-            keys.add(("inn", facts.inn))
-    accounts.sort()
-    golden.accounts = accounts
-    keys.update(("account", number) for number in accounts)
-    plan = plan or survivorship_plan(settings)
-    chosen = golden.values
-    if len(records) == 1:
-        (record,), (offered,) = records, offers
-        for rule in plan.fields:
-            value = offered[rule.index]
-            if value is not None:
-                chosen[rule.name] = GoldenValue(value, record.system, record.record_id,
-                                                "only_value")
-        return golden
-    by_key = sorted(range(len(records)), key=lambda i: records[i].key)
-    ranked: list[list[int] | None] = [None] * len(plan.orderings)
-    for rule in plan.fields:
-        order = ranked[rule.order]
-        if order is None:
-            order = ranked[rule.order] = plan.orderings[rule.order].ranked(records, by_key)
-        index = rule.index
-        winner, first, how = -1, None, "only_value"
-        for i in order:  # the first record in the order that offers a value wins
-            value = offers[i][index]
-            if value is None:
-                continue
-            if winner < 0:
-                winner, first = i, value
-            elif how == "only_value" and (
-                    first != value if type(first) is str else _differ(first, value)):
-                how = rule.strategy
-        if winner < 0:
-            continue
-        if how == "most_complete":  # the longest; ties: the order's first
-            winner = min((i for i in order if offers[i][index] is not None),
-                         key=lambda i: -len(orjson.dumps(offers[i][index])))
-        record = records[winner]
-        chosen[rule.name] = GoldenValue(offers[winner][index], record.system,
-                                        record.record_id, how)
-    return golden
+    offers = sorted(offer_of(r, forms.get(r.key)) for r in records)
+    return golden_parts(global_id, offers, plan or survivorship_plan(settings)).record()
 
 
 def _differ(first: Any, other: Any) -> bool:

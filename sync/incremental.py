@@ -5,6 +5,12 @@ blocks, :func:`apply_result` finds the scope to rewrite: the changed records'
 old customers and new clusters, grown until closed under both, and hands only
 that to :class:`~sync.commit.ResultWriter`. A single change touches a few
 customers, so its cost does not grow with the directory.
+
+The review queue follows the change: the matcher lists every review pair touching the
+scope, so a stored review conflict of the scope's records that is not among them left
+the band (its records link now, or clearly do not) and is closed, with the reason and an
+audit entry; a pair that entered the band is raised (opened again if a change had
+closed it before).
 """
 
 from __future__ import annotations
@@ -68,4 +74,5 @@ def apply_result(
         cause=cause,
         quiet=False,
         close_review=False,
+        review_of=scope,  # evidence_of(scope) lists every review pair touching it
     )

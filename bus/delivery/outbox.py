@@ -64,15 +64,24 @@ def add_many_to_outbox(connection: sa.Connection, envelopes: Iterable[Envelope])
     """Stage many envelopes (to the events exchange) in one statement, in order, as
     :func:`add_to_outbox` stages each; returns how many."""
     now = time.time()
-    rows = [
-        {"message_id": envelope.id, "queue": None, "routing_key": envelope.type,
-         "body": encode(envelope), "headers": dict(envelope.headers),
-         "correlation_id": envelope.correlation_id, "created_at": now}
-        for envelope in envelopes
-    ]
-    if rows:
-        connection.execute(outbox.insert(), rows)
+    rows = [(envelope.id, None, envelope.type, encode(envelope),
+             orjson.dumps(dict(envelope.headers)).decode(), envelope.correlation_id, now)
+            for envelope in envelopes]
+    if not rows:
+        return 0
+    # straight through the driver (a first reconciliation stages a hundred thousand)
+    compiled = outbox.insert().compile(dialect=connection.dialect, column_keys=_STAGED)
+    order = compiled.positiontup
+    params: list[Any] = (
+        [tuple(row[_STAGED.index(name)] for name in order) for row in rows]
+        if compiled.positional and order is not None
+        else [dict(zip(_STAGED, row, strict=True)) for row in rows])
+    connection.exec_driver_sql(str(compiled), params)
     return len(rows)
+
+
+_STAGED = ["message_id", "queue", "routing_key", "body", "headers", "correlation_id",
+           "created_at"]
 
 
 def stage_message(

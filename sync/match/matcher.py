@@ -8,17 +8,17 @@ components it touches, which gives exactly the clusters a full run would.
 
 from __future__ import annotations
 
-import itertools
 from array import array
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 from sync.match.blocking import block_keys
 from sync.match.clustering import cluster
 from sync.match.collector import collector_paused
 from sync.match.evidence import FieldWeights
-from sync.match.parallel import Normalizer
+from sync.match.firstload import FirstLoad
+from sync.match.parallel import RECORDS, Normalizer, Wire
 from sync.match.phases import Phases, batches
 from sync.match.scope import LabelIndex
 from sync.match.scoped import REVIEW_BAND, ScopedResult
@@ -30,9 +30,10 @@ from sync.normalize.record import NormalizedRecord, normalize_record
 __all__ = ["Matcher"]
 
 _BATCH = 20_000
+T = TypeVar("T")
 
 
-class Matcher(ScopedResult):
+class Matcher(ScopedResult, FirstLoad):
     """Incremental record linkage over a growing set of records (see the module doc)."""
 
     def __init__(self, settings: MatchSettings | None = None,
@@ -59,26 +60,23 @@ class Matcher(ScopedResult):
     def __len__(self) -> int:
         return len(self._index)
 
-    def _slot(
-        self, record: SourceRecord, n: NormalizedRecord | None = None
-    ) -> tuple[int, NormalizedRecord]:
-        n = n or normalize_record(record)
-        idx = self._index.get(record.key)
+    def _slot(self, n: NormalizedRecord) -> int:
+        idx = self._index.get(n.key)
         is_doc = n.system == "docflow"
         if idx is None:
             idx = len(self._records)
             self._records.append(n)
             self._index[n.key] = idx
-            self._bind_decisions(record.key, idx)
+            self._bind_decisions(n.key, idx)
         else:
             if self._labels is not None and is_doc and (old := self._records[idx]) is not None:
                 self._labels.discard(idx, old)
             self._records[idx] = n
         if self._labels is not None and is_doc:
             self._labels.add(idx, n)
-        if n.system == "docflow":
+        if is_doc:
             self._docs.add(idx)
-        return idx, n
+        return idx
 
     def _bind_decisions(self, key: RecordKey, idx: int) -> None:
         for pairs, table in ((self._decisions.must_link, self._must),
@@ -116,25 +114,6 @@ class Matcher(ScopedResult):
                 continue
             found.update(members)
         found.discard(idx)
-        return found
-
-    def _earlier_candidates(self, idx: int, keys: Iterable[int]) -> set[int]:
-        """:meth:`_candidates` below ``idx`` when every block lists its records in
-        ascending order (a first load): each block's head, cut by bisection."""
-        cap = self.settings.max_block
-        found: set[int] = set()
-        for key in keys:
-            members = self._blocks.get(key)
-            if members is None:
-                continue
-            if isinstance(members, int):
-                if members < idx:
-                    found.add(members)
-                continue
-            if len(members) > cap:
-                self.stats["capped_lookups"] += 1
-                continue
-            found.update(itertools.islice(members, bisect_left(members, idx)))
         return found
 
     def _score_against(self, idx: int, others: Iterable[int]) -> None:
@@ -208,65 +187,78 @@ class Matcher(ScopedResult):
                 self._refused.setdefault(i, []).append(review)
                 self._refused_by.setdefault(j, set()).add(i)
 
-    def _add_one(self, record: SourceRecord, n: NormalizedRecord, keys: Sequence[int],
-                 stale: set[int]) -> int | None:  # fmt: skip
-        """One record of a full load, indexed now (compared once all are indexed);
-        its index when it is to be compared."""
-        old = self._index.get(record.key)
+    def _add_one(self, n: NormalizedRecord, keys: Sequence[int], stale: set[int]) -> int | None:
+        """One record of a full load, indexed now; its index when it is to be compared
+        (as it comes in a first load, else once all are indexed)."""
+        old = self._index.get(n.key)
         if old is not None and old in self._root and old not in self._docs:
             stale |= self._component([old])
             self._drop_record_links(old)
-        idx, n = self._slot(record, n)
+        idx = self._slot(n)
         if n.system == "docflow":
             return None
         self._index_keys(idx, keys)
         return idx
 
     # ------------------------------------------------------------ public API
-    def add_all(self, records: Iterable[SourceRecord]) -> Matcher:
+    @overload
+    def add_all(self, records: Iterable[SourceRecord]) -> Matcher: ...
+    @overload
+    def add_all(self, records: Iterable[T], wire: Wire[T]) -> Matcher: ...
+    def add_all(self, records: Iterable[Any], wire: Wire[Any] = RECORDS) -> Matcher:
         """Load many records at once and reconcile them all (the full run).
 
-        ``stats`` gains each phase's wall and CPU seconds (``load`` is reading,
-        normalizing and indexing, overlapped with the worker processes).
+        ``wire`` says what the items are and how the worker processes make records
+        of them (default: the records themselves; a store passes its rows, which the
+        workers decode). ``stats`` gains each phase's wall and CPU seconds (``load``
+        is reading, normalizing and indexing, overlapped with the worker processes; in
+        a first load it compares too, see :mod:`sync.match.firstload`, and ``compare``
+        is only the correction for blocks that went over the cap).
         """
         with collector_paused():
-            self._add_all(records)
+            self._add_all(records, wire)
         return self
 
-    def _add_all(self, records: Iterable[SourceRecord]) -> None:
+    def _add_all(self, records: Iterable[T], wire: Wire[T]) -> None:
         self._labels = None  # many records at once: rebuilt by the next change
         fresh: list[int] = []
         stale: set[int] = set()
         first_load = not self._records
+        # a first load compares each record as it is indexed (see sync.match.firstload)
+        # until a record comes twice
+        early = first_load
+        overflowed: list[int] = []  # blocks that went over the cap meanwhile
         phases = Phases(self.stats)
         # every fresh record's blocking keys, kept flat for the compare step
         flat_keys, key_ends = array("Q"), array("q")
         normalizer = Normalizer(self.settings.workers, self.settings.parallel_from)
         with normalizer:
-            for part in normalizer.stream(batches(records, _BATCH)):
+            for part in normalizer.stream(batches(records, _BATCH), wire):
                 start, keys = 0, part.keys
-                for record, n, count in zip(part.records, part.normalized, part.counts,
-                                            strict=True):  # fmt: skip
+                for n, count in zip(part.normalized, part.counts, strict=True):
                     own = keys[start : start + count]
                     start += count
-                    idx = self._add_one(record, n, own, stale)
+                    if early and n.key in self._index:
+                        early = False  # a repeat: compared in a pass of their own
+                        self._edges.clear()
+                    idx = self._add_one(n, own, stale)
                     if idx is not None:
                         fresh.append(idx)
                         flat_keys.extend(own)
                         key_ends.append(len(flat_keys))
+                        if early:
+                            self._score_against(idx, self._so_far(own, overflowed))
         phases.done("load")
         fresh_set = set(fresh)
-        # a first load without repeated records appends indexes in ascending order
-        ascending = first_load and len(fresh_set) == len(fresh)
-        start = 0
-        for idx, end in zip(fresh, key_ends, strict=True):  # every block is complete now
-            own = flat_keys[start:end]
-            start = end
-            if ascending:
-                self._score_against(idx, self._earlier_candidates(idx, own))
-                continue
-            candidates = self._candidates(idx, own)
-            self._score_against(idx, (j for j in candidates if j < idx or j not in fresh_set))
+        if early:
+            self._drop_capped_pairs(overflowed, fresh, flat_keys, key_ends)
+        else:  # every block is complete now
+            start = 0
+            for idx, end in zip(fresh, key_ends, strict=True):
+                own = flat_keys[start:end]
+                start = end
+                candidates = self._candidates(idx, own)
+                self._score_against(idx, (j for j in candidates if j < idx or j not in fresh_set))
         del flat_keys, key_ends
         phases.done("compare")
         if not stale and len(fresh_set) == len(self._index) - len(self._docs):
@@ -283,7 +275,8 @@ class Matcher(ScopedResult):
         if old is not None and old not in self._docs:
             before = self._component([old])
             self._drop_record_links(old)
-        idx, n = self._slot(record)
+        n = normalize_record(record)
+        idx = self._slot(n)
         if n.system == "docflow":
             return {record.key}
         keys = block_keys(n)

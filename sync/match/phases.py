@@ -6,10 +6,11 @@ import itertools
 import resource
 import time
 from collections.abc import Iterable, Iterator
-
-from sync.model import SourceRecord
+from typing import TypeVar
 
 __all__ = ["Phases", "batches"]
+
+T = TypeVar("T")
 
 
 class Phases:
@@ -28,7 +29,7 @@ class Phases:
         self._wall, self._cpu = wall, cpu
 
 
-def batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+def batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(records)
     while batch := list(itertools.islice(it, size)):
         yield batch

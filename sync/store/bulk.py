@@ -1,34 +1,53 @@
-"""Bulk inserts straight through the driver's executemany (no per-row SQLAlchemy work).
+"""Bulk inserts of plain tuples straight through the driver's executemany.
 
-For tables of plain columns (no JSON): the customers, the xref and its history,
-the look-up keys; the 1M-account run writes millions of such rows. ``rows`` may
-be a generator: only ``batch_size`` of them are held at a time.
+For the synchronizer's big tables (customers, xref and its history, golden records,
+look-up keys): a first run of a million accounts writes millions of rows, and a dict
+per row, or SQLAlchemy's per-row parameter and JSON processing, cost more than the
+database's own work. Rows are tuples in the order of ``columns``; JSON columns take
+text the caller encoded. ``rows`` may be a generator: only ``batch_size`` of them are
+held at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["bulk_insert"]
+__all__ = ["insert_rows"]
 
 
-def bulk_insert(connection: sa.Connection, table: sa.Table,
-                rows: Iterable[Mapping[str, Any]], *, batch_size: int = 5000) -> None:
+def insert_rows(connection: sa.Connection, table: sa.Table, columns: Sequence[str],
+                rows: Iterable[tuple[Any, ...]], *, batch_size: int = 5000) -> int:
+    """Insert ``rows`` (values in the order of ``columns``); returns how many.
+
+    SQLite's driver takes the tuples as they are; a driver with named parameters
+    (psycopg) gets a mapping per row.
+    """
     it = iter(rows)
     part = list(islice(it, batch_size))
     if not part:
-        return
-    columns = list(part[0])
-    compiled = table.insert().compile(dialect=connection.dialect, column_keys=columns)
+        return 0
+    compiled = table.insert().compile(dialect=connection.dialect, column_keys=list(columns))
     sql = str(compiled)
     order = compiled.positiontup
+    where: list[int] | None = None
+    if compiled.positional and order is not None:
+        where = [list(columns).index(name) for name in order]
+        if where == list(range(len(columns))):
+            where = None  # already in the statement's order: pass the tuples through
+    count = 0
     while part:
-        if compiled.positional and order is not None:
-            connection.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in part])
+        count += len(part)
+        params: list[Any]
+        if not compiled.positional:
+            params = [dict(zip(columns, row, strict=True)) for row in part]
+        elif where is not None:
+            params = [tuple(row[i] for i in where) for row in part]
         else:
-            connection.exec_driver_sql(sql, [dict(row) for row in part])
+            params = part
+        connection.exec_driver_sql(sql, params)
         part = list(islice(it, batch_size))
+    return count

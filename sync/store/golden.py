@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from sync.golden import GoldenRecord
+from sync.golden import GoldenParts, GoldenRecord
+from sync.store.bulk import insert_rows
 from sync.store.tables import golden, lookup_keys
 
-__all__ = ["GoldenChange", "delete_golden", "find_customers", "load_golden", "save_golden"]
+__all__ = ["GoldenChange", "delete_golden", "find_customers", "has_golden", "load_golden",
+           "save_golden"]
 
 _CHUNK = 500
 _GOLDEN_COLUMNS = ("global_id", "values", "provenance", "digest", "updated_at")
@@ -22,80 +24,96 @@ _KEY_COLUMNS = ("kind", "value", "global_id")
 
 @dataclass(frozen=True, slots=True)
 class GoldenChange:
-    record: GoldenRecord
-    changed_fields: tuple[str, ...]
-    created: bool
+    """A golden record written because it differs from the stored one (or is new)."""
+
+    parts: GoldenParts
+    before: Mapping[str, Any] | None
+    """The stored values it replaced; None: created."""
+
+    @property
+    def created(self) -> bool:
+        return self.before is None
+
+    @property
+    def record(self) -> GoldenRecord:
+        return self.parts.record()
+
+    @property
+    def changed_fields(self) -> tuple[str, ...]:
+        plain, old = self.parts.plain, self.before
+        if old is None:
+            return tuple(sorted(k for k, v in plain.items() if v not in (None, [])))
+        changed = tuple(sorted(k for k in set(plain) | set(old) if plain.get(k) != old.get(k)))
+        return changed or ("sources",)
 
 
-def save_golden(connection: sa.Connection, records: Sequence[GoldenRecord],
-                batch_size: int = 5000) -> list[GoldenChange]:
-    """Write the golden records that differ from the stored ones; returns what changed."""
-    ids = [r.global_id for r in records]
-    stored: dict[str, tuple[str, dict[str, Any]]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rows = connection.execute(
-            sa.select(golden.c.global_id, golden.c.digest, golden.c["values"])
-            .where(golden.c.global_id.in_(ids[start:start + _CHUNK])))
-        stored.update({gid: (digest, values) for gid, digest, values in rows})
+_VALUES_TEXT = sa.type_coerce(golden.c["values"], sa.Text)
+"""The stored values as the driver gives them (decoded only for the records that changed)."""
+
+
+def save_golden(connection: sa.Connection, records: Sequence[GoldenParts],
+                batch_size: int = 5000, *, fresh: bool = False,
+                changes: list[GoldenChange] | None = None) -> int:
+    """Write the golden records that differ from the stored ones; returns how many, and
+    adds what changed to ``changes`` (the events need it; a quiet first run does not).
+    ``fresh``: the caller knows none of them is stored (a first run's empty table)."""
+    stored: dict[str, tuple[str, Any]] = {}
+    if not fresh:
+        ids = [r.global_id for r in records]
+        for start in range(0, len(ids), _CHUNK):
+            rows = connection.execute(
+                sa.select(golden.c.global_id, golden.c.digest, _VALUES_TEXT)
+                .where(golden.c.global_id.in_(ids[start:start + _CHUNK])))
+            stored.update({gid: (digest, values) for gid, digest, values in rows})
     now = time.time()
-    changes: list[GoldenChange] = []
+    written: list[GoldenParts] = []
     inserts: list[tuple[str, str, str, str, float]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[str, str, str, float, str]] = []
     for record in records:
-        plain = record.plain()
-        digest = record.digest_of(plain)
+        digest = record.digest
         before = stored.get(record.global_id)
         if before is not None and before[0] == digest:
             continue
+        written.append(record)
+        values, provenance = _json(record.plain), _json(record.provenance)
         if before is None:  # JSON written by orjson: the driver gets text
-            inserts.append((record.global_id, _json(plain), _json(record.provenance()),
-                            digest, now))
-            changes.append(GoldenChange(record, tuple(sorted(k for k, v in plain.items()
-                                                             if v not in (None, []))), True))
+            inserts.append((record.global_id, values, provenance, digest, now))
+            if changes is not None:
+                changes.append(GoldenChange(record, None))
         else:
-            updates.append({"gid": record.global_id, "values": plain,
-                            "provenance": record.provenance(), "digest": digest,
-                            "updated_at": now})
-            old = before[1]
-            changed = tuple(sorted(k for k in set(plain) | set(old) if plain.get(k) != old.get(k)))
-            changes.append(GoldenChange(record, changed or ("sources",), False))
-    _insert_tuples(connection, golden, _GOLDEN_COLUMNS, inserts, batch_size=batch_size)
-    changed_ids = [change.record.global_id for change in changes if not change.created]
-    _delete_keys(connection, changed_ids)
-    keys = [(kind, value[:128], change.record.global_id)
-            for change in changes for kind, value in sorted(change.record.keys)]
-    _insert_tuples(connection, lookup_keys, _KEY_COLUMNS, keys, batch_size=batch_size)
+            updates.append((values, provenance, digest, now, record.global_id))
+            if changes is not None:
+                old = before[1]
+                changes.append(GoldenChange(
+                    record, orjson.loads(old) if isinstance(old, str | bytes) else old))
+    insert_rows(connection, golden, _GOLDEN_COLUMNS, inserts, batch_size=batch_size)
+    _delete_keys(connection, [row[-1] for row in updates])
+    keys = ((kind, value[:128], record.global_id)
+            for record in written for kind, value in record.keys)
+    insert_rows(connection, lookup_keys, _KEY_COLUMNS, keys, batch_size=batch_size)
     if updates:
         statement = golden.update().where(golden.c.global_id == sa.bindparam("gid")).values(
-            {"values": sa.bindparam("values"), "provenance": sa.bindparam("provenance"),
-             "digest": sa.bindparam("digest"), "updated_at": sa.bindparam("updated_at")})
-        for start in range(0, len(updates), batch_size):
-            connection.execute(statement, updates[start:start + batch_size])
-    return changes
-
-
-def _insert_tuples(connection: sa.Connection, table: sa.Table, columns: Sequence[str],
-                  rows: Sequence[tuple[Any, ...]], *, batch_size: int) -> None:
-    """Insert plain ``rows`` (values in the order of ``columns``) through the driver's
-    executemany, ``batch_size`` at a time."""
-    if not rows:
-        return
-    compiled = table.insert().compile(dialect=connection.dialect, column_keys=list(columns))
-    sql = str(compiled)
-    order = compiled.positiontup
-    if compiled.positional and order is not None:
-        where = [columns.index(name) for name in order]
-        same = where == list(range(len(columns)))
-        params: list[Any] = (list(rows) if same
-                             else [tuple(row[i] for i in where) for row in rows])  # fmt: skip
-    else:
-        params = [dict(zip(columns, row, strict=True)) for row in rows]
-    for start in range(0, len(params), batch_size):
-        connection.exec_driver_sql(sql, params[start:start + batch_size])
+            {"values": sa.bindparam("v"), "provenance": sa.bindparam("p"),
+             "digest": sa.bindparam("d"), "updated_at": sa.bindparam("u")})
+        compiled = statement.compile(dialect=connection.dialect)
+        names = ("v", "p", "d", "u", "gid")
+        sql, order = str(compiled), compiled.positiontup
+        params: list[Any] = (
+            [tuple(row[names.index(n)] for n in order) for row in updates]
+            if compiled.positional and order is not None
+            else [dict(zip(names, row, strict=True)) for row in updates])
+        for start in range(0, len(params), batch_size):
+            connection.exec_driver_sql(sql, params[start:start + batch_size])
+    return len(written)
 
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def has_golden(connection: sa.Connection) -> bool:
+    """Whether any golden record is stored (a first run finds none, and reads none back)."""
+    return connection.execute(sa.select(golden.c.global_id).limit(1)).first() is not None
 
 
 def load_golden(connection: sa.Connection, global_id: str) -> dict[str, Any] | None:

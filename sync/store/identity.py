@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sync.model import RecordKey
 
 __all__ = ["IdentityChanges", "Merge", "Move", "Split", "assign_ids", "group_clusters"]
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
-    """A record now linked to ``global_id``; ``previous`` is None for a new link."""
+class Move(NamedTuple):
+    """A record now linked to ``global_id``; ``previous`` is None for a new link (a tuple:
+    a first run makes one per record)."""
 
     key: RecordKey
     global_id: str
@@ -83,9 +84,13 @@ def assign_ids(
     """
     groups = [list(members) for members in clusters if members]
     overlaps: list[tuple[int, str, int]] = []
-    for index, members in enumerate(groups):
-        counted = Counter(previous[key] for key in members if key in previous)
-        overlaps.extend((count, gid, index) for gid, count in counted.items())
+    if previous:  # a first run has nothing to inherit
+        for index, members in enumerate(groups):
+            held = [gid for key in members if (gid := previous.get(key)) is not None]
+            if len(held) == 1 or (held and held.count(held[0]) == len(held)):
+                overlaps.append((len(held), held[0], index))
+            elif held:
+                overlaps.extend((count, gid, index) for gid, count in Counter(held).items())
     overlaps.sort(key=lambda item: (-item[0], item[1], item[2]))
     cluster_id: dict[int, str] = {}
     taken: set[str] = set()
@@ -94,19 +99,20 @@ def assign_ids(
             cluster_id[index] = gid
             taken.add(gid)
     changes = IdentityChanges()
+    assignments, moves, get = changes.assignments, changes.moves, previous.get
     for index, members in enumerate(groups):
         found = cluster_id.get(index)
         if found is None:
             found = allocate()
-            cluster_id[index] = found
             changes.new_ids.append(found)
         gid = found
-        changes.members[gid] = sorted(members)
         for key in members:
-            changes.assignments[key] = gid
-            before = previous.get(key)
+            assignments[key] = gid
+            before = get(key)
             if before != gid:
-                changes.moves.append(Move(key, gid, before))
+                moves.append(Move(key, gid, before))
+        members.sort()
+        changes.members[gid] = members
     _merges_and_splits(changes, previous, taken)
     changes.unlinked = sorted(key for key in previous if key not in changes.assignments)
     return changes

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from sync.conflicts import Conflict
 from sync.model import Decisions, RecordKey
-from sync.store.tables import audit, conflicts, decisions
+from sync.store.bulk import insert_rows
+from sync.store.keys import by_system
+from sync.store.tables import audit, conflict_records, conflicts, decisions
 
 __all__ = [
     "StoredConflict",
@@ -19,6 +22,7 @@ __all__ = [
     "close_conflict",
     "close_obsolete",
     "get_conflict",
+    "index_review_conflicts",
     "list_conflicts",
     "load_decisions",
     "raise_conflicts",
@@ -74,33 +78,74 @@ def _from_row(row: sa.Row[Any]) -> StoredConflict:
                           row.decided_at, row.note, row.created_at)
 
 
+_CONFLICT_COLUMNS = ("fingerprint", "kind", "global_id", "records", "explanation", "score",
+                     "state", "created_at", "evidence")
+
+
 def raise_conflicts(connection: sa.Connection, found: Sequence[Conflict]) -> list[StoredConflict]:
-    """Queue the conflicts not seen before (by fingerprint); returns the new ones."""
+    """Queue the conflicts not seen before (by fingerprint), and open again those that
+    reconciliation closed as obsolete (a person's decision stays); returns them, in the
+    order of their ids. A first run raises a conflict per hundred records or so: rows go
+    in as tuples (JSON as text) and only their ids are read back."""
     unique = {c.fingerprint: c for c in found}
-    known: set[str] = set()
     prints = sorted(unique)
+    stored: dict[str, tuple[int, str, float]] = {}
+    many = len(prints) > 500  # a full run: ids read back by range, an empty queue not asked
+    top = connection.execute(sa.select(sa.func.max(conflicts.c.id))).scalar() if many else 0
     for start in range(0, len(prints), 500):
-        known.update(connection.execute(
-            sa.select(conflicts.c.fingerprint)
-            .where(conflicts.c.fingerprint.in_(prints[start:start + 500]))).scalars())
-    fresh = [unique[p] for p in prints if p not in known]
-    if not fresh:
-        return []
+        if top is None:
+            break  # an empty queue knows none of them
+        stored.update((p, (n, state, at)) for n, p, state, at in connection.execute(
+            sa.select(conflicts.c.id, conflicts.c.fingerprint, conflicts.c.state,
+                      conflicts.c.created_at)
+            .where(conflicts.c.fingerprint.in_(prints[start:start + 500]))))
+    reopened = _reopen(connection, [(stored[p][0], unique[p], stored[p][2]) for p in prints
+                                    if p in stored and stored[p][1] == "obsolete"])
+    _index_review_pairs(connection, reopened, again=True)
+    fresh = [p for p in prints if p not in stored]
+    inserted = _insert(connection, fresh, unique, int(top or 0) if many else None) if fresh else []
+    _index_review_pairs(connection, inserted, again=False)
+    return sorted(reopened + inserted, key=lambda c: c.id)
+
+
+def _insert(connection: sa.Connection, fresh: Sequence[str], unique: dict[str, Conflict],
+            after: int | None) -> list[StoredConflict]:
+    """Insert the ``fresh`` conflicts; their ids are read back by fingerprint, or as all
+    above ``after`` (the highest id before, when given: a full run raises thousands)."""
     now = time.time()
-    connection.execute(conflicts.insert(), [
-        {"fingerprint": c.fingerprint, "kind": c.kind, "global_id": c.global_id,
-         "records": [list(k) for k in c.records], "explanation": c.explanation,
-         "score": c.score, "state": "open", "created_at": now,
-         "evidence": {"weights": dict(c.weights), "groups": [[list(k) for k in g]
-                                                             for g in c.groups]}}
-        for c in fresh])
-    rows: list[sa.Row[Any]] = []
-    fresh_prints = [c.fingerprint for c in fresh]
-    for start in range(0, len(fresh_prints), 500):
-        rows.extend(connection.execute(
-            sa.select(conflicts).where(
-                conflicts.c.fingerprint.in_(fresh_prints[start:start + 500]))).all())
-    return sorted((_from_row(row) for row in rows), key=lambda c: c.id)
+    insert_rows(connection, conflicts, _CONFLICT_COLUMNS, (
+        (p, c.kind, c.global_id, _json([list(k) for k in c.records]), c.explanation, c.score,
+         "open", now, _json(_evidence(c)))
+        for p in fresh for c in (unique[p],)))
+    query = sa.select(conflicts.c.id, conflicts.c.fingerprint)
+    ids = {p: n for n, p in connection.execute(
+        query.where(conflicts.c.id > after) if after is not None
+        else query.where(conflicts.c.fingerprint.in_(fresh))) if p in unique}  # fmt: skip
+    return [StoredConflict(ids[p], unique[p], "open", None, None, None, None, now) for p in fresh]
+
+
+def _reopen(connection: sa.Connection, found: Sequence[tuple[int, Conflict, float]]
+            ) -> list[StoredConflict]:
+    """Open again conflicts closed as obsolete, with what reconciliation says of them now."""
+    if not found:
+        return []
+    connection.execute(
+        conflicts.update().where(conflicts.c.id == sa.bindparam("number")).values(
+            state="open", decision=None, decided_by=None, decided_at=None, note=None,
+            global_id=sa.bindparam("owner"), explanation=sa.bindparam("text"),
+            score=sa.bindparam("value"), evidence=sa.bindparam("proof")),
+        [{"number": n, "owner": c.global_id, "text": c.explanation, "value": c.score,
+          "proof": _evidence(c)} for n, c, _at in found])
+    return [StoredConflict(n, c, "open", None, None, None, None, at) for n, c, at in found]
+
+
+def _evidence(conflict: Conflict) -> dict[str, Any]:
+    return {"weights": dict(conflict.weights),
+            "groups": [[list(k) for k in g] for g in conflict.groups]}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def list_conflicts(connection: sa.Connection, *, state: str | None = "open",
@@ -133,26 +178,112 @@ def close_conflict(connection: sa.Connection, conflict_id: int, *, decision: str
         state=state, decision=decision, decided_by=actor, decided_at=time.time(), note=note))
 
 
+_NOT_FOUND = "no longer found by reconciliation"
+
+
 def close_obsolete(connection: sa.Connection, current: Iterable[str], *, actor: str,
-                   scope: Iterable[str], review: bool) -> int:
-    """Close open conflicts of the customers in ``scope`` (and review pairs, if ``review``)
-    that reconciliation no longer finds; returns how many."""
+                   scope: Iterable[str], review: bool,
+                   review_of: Collection[RecordKey] | None = None,
+                   owner: Mapping[RecordKey, str] | None = None,
+                   gone: Collection[RecordKey] = ()) -> int:
+    """Close the open conflicts reconciliation no longer finds; returns how many.
+
+    Those of the customers in ``scope``; every review pair, if ``review`` (a full run
+    sees them all); the review pairs of the records in ``review_of`` (a change: every
+    review pair touching them was found again or is gone), each closure then recorded in
+    the audit trail too. A review pair's note says why it left the band: its records are
+    linked now (``owner``: the records' customers), one was deleted (``gone``), or the
+    evidence keeps them apart.
+    """
     keep = set(current)
     ids = set(scope)
     query = sa.select(conflicts.c.id, conflicts.c.fingerprint, conflicts.c.kind,
-                      conflicts.c.global_id).where(conflicts.c.state == "open")
+                      conflicts.c.global_id, _RECORDS_TEXT, conflicts.c.state)
     wanted = sorted(ids)
-    queries = [query] if review else [  # only the scope's customers: read them by index
+    # a scope's conflicts are read by customer or by record, their state checked here: a
+    # state filter in SQL would have SQLite walk every open conflict of the store instead
+    queries = [query.where(conflicts.c.state == "open")] if review else [
         query.where(conflicts.c.global_id.in_(wanted[start:start + 500]))
         for start in range(0, len(wanted), 500)]
-    stale = [row.id for select in queries for row in connection.execute(select)
-             if row.fingerprint not in keep
-             and (row.global_id in ids or (review and row.kind == "review_pair"))]
-    for start in range(0, len(stale), 500):
-        connection.execute(conflicts.update().where(conflicts.c.id.in_(stale[start:start + 500]))
-                           .values(state="obsolete", decided_by=actor, decided_at=time.time(),
-                                   note="no longer found by reconciliation"))
+    if review_of and not review:  # the records' review pairs, by the records' index
+        queries.append(
+            query.join(conflict_records, conflict_records.c.conflict_id == conflicts.c.id)
+            .where(sa.or_(*(sa.and_(conflict_records.c.system == system,
+                                    conflict_records.c.record_id.in_(chunk))
+                            for system, chunk in by_system(review_of, 500)))))
+    stale: dict[int, tuple[str, str]] = {}
+    for select in queries:
+        for n, fingerprint, kind, global_id, records, state in connection.execute(select):
+            if state != "open" or fingerprint in keep or n in stale:
+                continue
+            if kind == "review_pair" and (review or review_of):
+                stale[n] = (kind, _review_note(_keys(_loaded(records)), owner or {}, gone))
+            elif global_id in ids:
+                stale[n] = (kind, _NOT_FOUND)
+    now = time.time()
+    by_note: dict[str, list[int]] = {}
+    for n, (_kind, note) in stale.items():
+        by_note.setdefault(note, []).append(n)
+    for note, numbers in by_note.items():
+        for start in range(0, len(numbers), 500):
+            connection.execute(
+                conflicts.update().where(conflicts.c.id.in_(numbers[start:start + 500]))
+                .values(state="obsolete", decided_by=actor, decided_at=now, note=note))
+    if review_of and not review:
+        for n, (kind, note) in sorted(stale.items()):
+            record_audit(connection, actor=actor, action="conflict:closed",
+                         target=f"C{n:07d}", detail={"kind": kind, "reason": note})
     return len(stale)
+
+
+def _review_note(records: Sequence[RecordKey], owner: Mapping[RecordKey, str],
+                 gone: Collection[RecordKey]) -> str:
+    """Why a review pair is no longer in the review band."""
+    if any(key in gone for key in records):
+        return "no longer in the review band: a record of the pair was deleted"
+    owners = {owner.get(key) for key in records}
+    if len(owners) == 1 and None not in owners:
+        return "no longer in the review band: its records are linked now"
+    return "no longer in the review band: the evidence keeps its records apart now"
+
+
+_RECORDS_TEXT = sa.type_coerce(conflicts.c.records, sa.Text)
+"""A conflict's records as the driver gives them (decoded only for the ones closed)."""
+
+
+def _loaded(value: str | bytes | Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _index_review_pairs(connection: sa.Connection, stored: Sequence[StoredConflict], *,
+                        again: bool) -> None:
+    """Index the review-pair conflicts among ``stored`` by their records (``again``:
+    opened again, perhaps indexed already)."""
+    raised = [c for c in stored if c.conflict.kind == "review_pair"]
+    if not raised:
+        return
+    numbers = [c.id for c in raised] if again else []
+    for start in range(0, len(numbers), 500):
+        connection.execute(conflict_records.delete().where(
+            conflict_records.c.conflict_id.in_(numbers[start:start + 500])))
+    insert_rows(connection, conflict_records, ("conflict_id", "system", "record_id"),
+                ((c.id, system, record_id) for c in raised
+                 for system, record_id in c.conflict.records))
+
+
+def index_review_conflicts(connection: sa.Connection) -> int:
+    """Index the open review-pair conflicts a store kept before review pairs were indexed
+    by their records (a full run does it; a change then finds them); returns how many."""
+    indexed = sa.select(conflict_records.c.conflict_id).where(
+        conflict_records.c.conflict_id == conflicts.c.id)
+    rows = connection.execute(
+        sa.select(conflicts.c.id, _RECORDS_TEXT)
+        .where(conflicts.c.kind == "review_pair", conflicts.c.state == "open",
+               ~indexed.exists())).all()
+    insert_rows(connection, conflict_records, ("conflict_id", "system", "record_id"),
+                ((n, system, record_id) for n, records in rows
+                 for system, record_id in _keys(_loaded(records))))
+    return len(rows)
 
 
 def add_decisions(connection: sa.Connection, kind: str,

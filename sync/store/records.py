@@ -9,18 +9,20 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from sync.golden import Facts, facts_of
+from sync.golden import Offer, facts_of, offer_of, stored_offer
 from sync.model import RecordKey, SourceRecord
 from sync.store.keys import by_system
 from sync.store.tables import records, xref
 
 __all__ = [
     "count_records",
+    "decode_record",
     "from_row",
     "is_live",
     "is_stored",
-    "iter_linked_records",
+    "iter_linked_offers",
     "iter_records",
+    "iter_stored",
     "load_records",
     "mark_deleted",
     "normalized_json",
@@ -158,41 +160,68 @@ def _decoded(data: str | bytes | Mapping[str, Any]) -> SourceRecord:
     return from_row(orjson.loads(data) if isinstance(data, str | bytes) else data)
 
 
-def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[SourceRecord]:
-    """Every live record, streamed."""
+def decode_record(data: str | bytes | Mapping[str, Any]) -> SourceRecord:
+    """A record as :func:`iter_stored` yields it, decoded: module-level, so that the
+    engine's worker processes can be handed it and do the decoding."""
+    return _decoded(data)
+
+
+def iter_stored(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[str | bytes | Any]:
+    """Every live record as the driver reads it (JSON text on SQLite), streamed, not
+    decoded: a full run's engine has its worker processes decode it (:func:`decode_record`)."""
     result = connection.execute(
         sa.select(_RECORD_TEXT).where(records.c.deleted.is_(False))
         .execution_options(stream_results=True, yield_per=chunk))
     for (data,) in result:
+        yield data
+
+
+def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[SourceRecord]:
+    """Every live record, streamed."""
+    for data in iter_stored(connection, chunk=chunk):
         yield _decoded(data)
 
 
-def iter_linked_records(
+def iter_linked_offers(
     connection: sa.Connection, *, chunk: int = 20000
-) -> Iterator[tuple[str, SourceRecord, Facts | None]]:
+) -> Iterator[tuple[str, Offer]]:
     """Every live record with its global id (the xref as the caller's transaction sees
-    it) and the facts its import normalized (None if not stored), streamed in global-id
-    order: a customer's records come one after another."""
-    result = connection.execute(
+    it), streamed in global-id order (a customer's records come one after another), as the
+    :data:`~sync.golden.Offer` survivorship and the conflict checks read: made straight
+    from the stored JSON and the facts its import normalized, no record object between."""
+    statement = (
         sa.select(xref.c.global_id, _RECORD_TEXT, _NORMALIZED_TEXT)
         .join(records, sa.and_(records.c.system == xref.c.system,
                                records.c.record_id == xref.c.record_id))
         .where(records.c.deleted.is_(False))
-        .order_by(xref.c.global_id)
-        .execution_options(stream_results=True, yield_per=chunk))
-    for global_id, data, normalized in result:
-        yield global_id, _decoded(data), _facts(normalized)
+        .order_by(xref.c.global_id))
+    loads = orjson.loads
+    for global_id, data, normalized in _rows(connection, statement, chunk):
+        record = loads(data) if isinstance(data, str | bytes) else data
+        facts = loads(normalized) if isinstance(normalized, str | bytes) else normalized
+        if facts is None:  # stored before the import kept them: normalized now
+            yield global_id, offer_of(from_row(record))
+        else:
+            yield global_id, stored_offer(record, facts)
 
 
-def _facts(data: str | bytes | Mapping[str, Any] | None) -> Facts | None:
-    """:func:`normalized_json` read back."""
-    if data is None:
-        return None
-    n = orjson.loads(data) if isinstance(data, str | bytes) else data
-    if n is None:
-        return None
-    return Facts(kind=n["kind"], inn=n["inn"], birth_date=n["birth_date"],
-                 passport=n["passport"], phones=tuple(n["phones"]), email=n["email"])
+def _rows(connection: sa.Connection, statement: sa.Select[Any], chunk: int) -> Iterator[Any]:
+    """The rows of ``statement`` as plain tuples, streamed: on SQLite straight from the
+    driver's cursor in the caller's transaction (a million rows without a row object
+    each), elsewhere through SQLAlchemy's server-side cursor."""
+    if connection.dialect.name != "sqlite":
+        yield from connection.execute(statement.execution_options(stream_results=True,
+                                                                  yield_per=chunk))
+        return
+    compiled = statement.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), [params[name] for name in compiled.positiontup or ()])
+        while part := cursor.fetchmany(chunk):
+            yield from part
+    finally:
+        cursor.close()
 
 
 def load_records(connection: sa.Connection, keys: Iterable[RecordKey]) -> list[SourceRecord]:

@@ -10,6 +10,8 @@
     sync_golden         the golden record per customer, with where each value came from
     sync_keys           look-up keys of each customer (phone, INN, account number)
     sync_conflicts      what a person must decide: evidence, explanation, state, decision
+    sync_conflict_records  the two records of each review-pair conflict, so that a change
+                        finds the review conflicts of the records it touched by index
     sync_decisions      must-link / cannot-link pairs, fed back to every later run
     sync_audit          who resolved, merged or split what
     sync_partitions     a partitioned full run: each partition's records and, once a
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 __all__ = [
     "METADATA",
     "audit",
+    "conflict_records",
     "conflicts",
     "customers",
     "decisions",
@@ -97,6 +100,7 @@ lookup_keys = sa.Table(
     sa.Column("value", sa.String(128), primary_key=True),
     sa.Column("global_id", sa.String(32), primary_key=True),
     sa.Index("ix_sync_keys_global_id", "global_id"),
+    sqlite_with_rowid=False,  # the key is the row: one b-tree less to insert a million into
 )
 
 state = sa.Table(
@@ -121,6 +125,14 @@ conflicts = sa.Table(
     sa.Column("decided_at", sa.Float),
     sa.Column("note", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+conflict_records = sa.Table(
+    "sync_conflict_records", METADATA,
+    sa.Column("conflict_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(128), primary_key=True),
+    sa.Index("ix_sync_conflict_records_record", "system", "record_id"),
 )
 
 decisions = sa.Table(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import sqlalchemy as sa
 
 from sync.model import RecordKey
-from sync.store.bulk import bulk_insert
+from sync.store.bulk import insert_rows
 from sync.store.identity import IdentityChanges
 from sync.store.keys import by_system
 from sync.store.tables import customers, xref, xref_history
@@ -92,40 +92,48 @@ def customers_of(connection: sa.Connection, global_id: str) -> str | None:
     return None
 
 
+_CUSTOMER_COLUMNS = ("number", "global_id", "created_at", "retired_into")
+_XREF_COLUMNS = ("system", "record_id", "global_id", "linked_at", "reason")
+_HISTORY_COLUMNS = ("system", "record_id", "global_id", "previous_global_id", "action", "actor",
+                    "reason", "at")
+
+
 def apply_identity(
     connection: sa.Connection, changes: IdentityChanges, *, actor: str,
     reasons: Mapping[RecordKey, str] | Callable[[RecordKey], str | None],
     batch_size: int = 5000,
 ) -> None:
-    """Persist ids, xref rows and history for ``changes`` in the caller's transaction."""
+    """Persist ids, xref rows and history for ``changes`` in the caller's transaction
+    (rows as plain tuples: a first run writes two per record)."""
     now = time.time()
     reason_of = reasons if callable(reasons) else reasons.get
-    bulk_insert(connection, customers,
-                ({"number": int(gid[1:]), "global_id": gid, "created_at": now,
-                  "retired_into": None} for gid in changes.new_ids), batch_size=batch_size)
+    insert_rows(connection, customers, _CUSTOMER_COLUMNS,
+                ((int(gid[1:]), gid, now, None) for gid in changes.new_ids),
+                batch_size=batch_size)
     for retired, into in changes.retired.items():
         connection.execute(customers.update().where(customers.c.global_id == retired)
                            .values(retired_into=into))
-    moved = [m for m in changes.moves if m.previous is not None]
-    fresh = [m for m in changes.moves if m.previous is None]
+    moves = changes.moves
+    moved = [m for m in moves if m.previous is not None]
     _delete_keys(connection, [m.key for m in moved] + list(changes.unlinked))
-    rows = ({"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
-             "linked_at": now, "reason": _short(reason_of(m.key))} for m in (*moved, *fresh))
-    bulk_insert(connection, xref, rows, batch_size=batch_size)  # streamed: one batch at a time
+    said = [_short(reason_of(m.key)) for m in moves]  # once per record, for both tables
+    ordered: Sequence[int] = range(len(moves))
+    if moved:  # the xref's rows: the moved records' first, as they always were
+        ordered = [i for i, m in enumerate(moves) if m.previous is not None]
+        ordered += [i for i, m in enumerate(moves) if m.previous is None]
+    insert_rows(connection, xref, _XREF_COLUMNS,
+                ((moves[i].key[0], moves[i].key[1], moves[i].global_id, now, said[i])
+                 for i in ordered), batch_size=batch_size)
     history = itertools.chain(
-        ({"system": m.key[0], "record_id": m.key[1], "global_id": m.global_id,
-          "previous_global_id": m.previous, "action": "moved" if m.previous else "linked",
-          "actor": actor, "reason": _short(reason_of(m.key)), "at": now}
-         for m in changes.moves),
-        ({"system": key[0], "record_id": key[1], "global_id": None, "previous_global_id": None,
-          "action": "unlinked", "actor": actor, "reason": "record deleted in its system",
-          "at": now}
+        ((m.key[0], m.key[1], m.global_id, m.previous, "moved" if m.previous else "linked",
+          actor, said[i], now) for i, m in enumerate(moves)),
+        ((key[0], key[1], None, None, "unlinked", actor, "record deleted in its system", now)
          for key in changes.unlinked))
-    bulk_insert(connection, xref_history, history, batch_size=batch_size)
+    insert_rows(connection, xref_history, _HISTORY_COLUMNS, history, batch_size=batch_size)
 
 
 def _short(text: str | None) -> str | None:
-    return text[:256] if text else text
+    return text[:256] if text and len(text) > 256 else text
 
 
 def _delete_keys(connection: sa.Connection, keys: Sequence[RecordKey]) -> None:

@@ -21,8 +21,10 @@ from sync.golden import build_golden, candidate_values, survivorship_plan
 from sync.model import SourceRecord
 from sync.service import SyncService
 from sync.settings import GOLDEN_FIELDS, FieldRule, SyncSettings
+from sync.store.golden import load_golden
 from sync.store.queue import list_conflicts
 from sync.store.records import iter_records
+from sync.store.tables import lookup_keys
 from sync.store.xref import read_xref
 
 
@@ -123,3 +125,32 @@ def test_each_conflict_a_run_raises_is_staged_once_in_order_with_its_stored_payl
     assert [dict(e.payload) for e in envelopes] == [events.conflict_raised(c) for c in raised]
     assert [e.id for e in envelopes] == [row.message_id for row in staged]
     assert len({e.id for e in envelopes}) == len(envelopes)
+
+
+def test_a_run_stores_the_golden_record_survivorship_makes_of_the_records_themselves(
+    generated: Path, store_engine: sa.Engine
+) -> None:
+    """The run reads the records back as flat offers straight from their stored JSON and
+    normalized facts; what it stores is what the records, normalized anew, make."""
+    service = SyncService(store_engine)
+    service.import_directory(generated)
+    service.run()
+    with store_engine.connect() as connection:
+        linked = read_xref(connection)
+        held: dict[str, list[SourceRecord]] = defaultdict(list)
+        for record in iter_records(connection):
+            held[linked[record.key]].append(record)
+        for global_id, records in held.items():
+            stored = load_golden(connection, global_id)
+            golden = build_golden(global_id, records, service.settings)
+            assert stored is not None
+            assert stored["values"] == golden.plain(), global_id
+            assert stored["provenance"] == golden.provenance(), global_id
+            assert sorted(find_keys(connection, global_id)) == sorted(golden.keys)
+    assert sum(len(records) > 1 for records in held.values()) > 100
+
+
+def find_keys(connection: sa.Connection, global_id: str) -> list[tuple[str, str]]:
+    rows = connection.execute(sa.select(lookup_keys.c.kind, lookup_keys.c.value)
+                              .where(lookup_keys.c.global_id == global_id))
+    return [(kind, value) for kind, value in rows]

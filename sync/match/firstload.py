@@ -1,0 +1,95 @@
+"""A first load's comparisons made while the records still arrive.
+
+In a first load (an empty engine, every record new and once) records get ascending
+indexes, so when a record is indexed every record it is to be compared with (the
+earlier members of its blocks) is already there: it can be scored at once, while the
+worker processes normalize the next batches, instead of in a pass of its own once
+every record is in (the main process's longest step, with the workers idle).
+
+One thing is not known yet: whether a block will end up over ``max_block``, in which
+case it is not used at all. A block over the cap so far is skipped; one that goes over
+later was used by its first members. :meth:`FirstLoad._drop_capped_pairs` then removes
+the scored pairs that only such a block brought together, so the pairs kept are exactly
+those the pass over the complete blocks would score. Only the order in which the kept
+pairs were found can differ, and clustering sorts them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+
+from sync.match.settings import MatchSettings
+
+__all__ = ["FirstLoad"]
+
+
+class FirstLoad:
+    """:meth:`_so_far` and :meth:`_drop_capped_pairs` for the matcher's full load."""
+
+    # the matcher's state these steps read and change (set by Matcher.__init__)
+    settings: MatchSettings
+    _blocks: dict[int, int | list[int]]
+    _edges: dict[int, dict[int, float]]
+    stats: dict[str, float]
+
+    def _so_far(self, keys: Iterable[int], overflowed: list[int]) -> set[int]:
+        """The records indexed before the last one in its blocks (``keys``), blocks over
+        the cap left out; a block that has just gone over joins ``overflowed``."""
+        cap = self.settings.max_block
+        found: set[int] = set()
+        for key in keys:
+            members = self._blocks.get(key)
+            if not isinstance(members, list):  # the record alone
+                continue
+            size = len(members)
+            if size > cap:
+                if size == cap + 1:
+                    overflowed.append(key)
+                self.stats["capped_lookups"] += 1
+                continue
+            found.update(itertools.islice(members, size - 1))
+        return found
+
+    def _drop_capped_pairs(
+        self, overflowed: Sequence[int], fresh: Sequence[int], flat_keys: array[int],
+        key_ends: array[int],
+    ) -> None:  # fmt: skip
+        """Forget the pairs scored through the ``overflowed`` blocks that share no block
+        under the cap. ``fresh`` (ascending) and ``flat_keys`` / ``key_ends`` give each
+        record's keys."""
+        if not overflowed:
+            return
+        capped = set(overflowed)
+        cap = self.settings.max_block
+
+        def usable_keys(idx: int) -> set[int]:
+            at = bisect_left(fresh, idx)
+            start = key_ends[at - 1] if at else 0
+            return set(flat_keys[start : key_ends[at]]) - capped
+
+        edges = self._edges
+        dropped = 0
+        for key in overflowed:
+            members = self._blocks[key]
+            assert isinstance(members, list)
+            # members[p] was compared through this block with the ones before it
+            # while the block held no more than ``cap`` records
+            for p in range(1, min(cap, len(members))):
+                i = members[p]
+                row = edges.get(i)
+                if not row:
+                    continue
+                for j in members[:p]:
+                    if j in row and not usable_keys(i) & usable_keys(j):
+                        del row[j]
+                        other = edges[j]
+                        del other[i]
+                        if not other:
+                            del edges[j]
+                        dropped += 1
+                if not row:
+                    del edges[i]
+        self.stats["pairs_dropped_capped"] += dropped
