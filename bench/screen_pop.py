@@ -32,7 +32,11 @@ on a shared machine, judge by that.
 ``ESB_BENCH_PROFILE=FILE`` writes a cProfile (CPU time) of the bus process's run.
 Not a test: nothing is asserted.
 
+The bus process runs on the event loop ``esb run`` would (``--event-loop``, uvloop by
+default, :mod:`bus.event_loop`); the dialplan stand-in on asyncio's whatever the choice.
+
     python bench/screen_pop.py [--rate 100] [--seconds 5] [--speed 20] [--sections routing]
+                               [--event-loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from bus.api.app import create_app
 from bus.app import Bus
 from bus.cli.serve import settle_garbage_collector
 from bus.envelope import Envelope
+from bus.event_loop import event_loop_named, loop_name, run_on
 from bus.router import Router
 from bus.settings import Settings
 
@@ -556,7 +561,8 @@ async def main(args: argparse.Namespace) -> None:
                          if adapter.dialplan is not None
                          else f"http://127.0.0.1:{api_port}/v1/adapters/pbx/route")
             print(f"topology: AMI simulator | bus process (PBX adapter, routing, window, test "
-                  f"backends; memory:// broker, SQLite journal) | dialplan stand-in asking "
+                  f"backends; memory:// broker, SQLite journal; event loop {loop_name()}) | "
+                  f"dialplan stand-in asking "
                   f"{route_url}", flush=True)
             run = Run(args, adapter, route_url, app, workdir, ami_port)
             dialplan_process = await start_dialplan(run)
@@ -619,6 +625,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="what the dialplan asks: routing's own port (ESB_PBX__ROUTING__"
                         "DIALPLAN_PORT) or the bus API's /v1/adapters/pbx/route")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--event-loop", type=event_loop_named, default="uvloop",
+                        help="the bus process's loop, as ESB_EVENT_LOOP chooses esb run's")
     parser.add_argument("--dialplan", nargs=6, metavar=("AMI_PORT", "API", "CALLS", "OUT",
                                                         "DEADLINE", "ASK"),
                         help=argparse.SUPPRESS)
@@ -631,7 +639,7 @@ def run_main(args: Any) -> None:
         asyncio.run(dialplan(int(port), api, int(calls), Path(out), float(deadline),
                              ask == "yes"))
         return
-    asyncio.run(main(args))
+    run_on(args.event_loop, main(args))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,12 @@ warm-up round would end with every connection idle and re-synchronise them). p50
 are of the steady state; the first round is printed on its own lines, and the
 deadline holds for every view, the first round's too.
 
+Event loop (``--event-loops``): the server and the backends' process run on the loop
+``esb run`` would (:mod:`bus.event_loop`, uvloop by default); ``--event-loops
+uvloop,asyncio`` runs the whole measurement once on each, one after the other, per broker.
+
     python bench/unified_view.py [--views 1000] [--concurrency 50] [--brokers memory,rabbitmq]
-                                 [--no-gc-freeze]
+                                 [--no-gc-freeze] [--event-loops uvloop,asyncio]
 """
 
 from __future__ import annotations
@@ -87,11 +91,11 @@ async def stopped(child: Child) -> None:
 
 
 @contextlib.asynccontextmanager
-async def processes(url: str, prefix: str, workdir: Path,
+async def processes(url: str, prefix: str, workdir: Path, loop: str,
                     args: argparse.Namespace) -> AsyncIterator[tuple[Child, Child | None]]:
-    """The server (and, on a real broker, the backends' own process)."""
+    """The server (and, on a real broker, the backends' own process), on ``loop``."""
     apart = url.startswith("amqp")
-    backend_child = await spawn("unified_view_backends.py", url, prefix, str(workdir)) \
+    backend_child = await spawn("unified_view_backends.py", url, prefix, str(workdir), loop) \
         if apart else None
     try:
         if backend_child is not None:
@@ -99,7 +103,8 @@ async def processes(url: str, prefix: str, workdir: Path,
         server = await spawn("unified_view_server.py", url, prefix, str(workdir),
                              str(args.views), str(args.concurrency), str(args.deadline),
                              *(() if apart else ("--backends-here",)),
-                             *(("--gc-freeze",) if args.gc_freeze else ()))
+                             *(("--gc-freeze",) if args.gc_freeze else ()),
+                             "--event-loop", loop)
         try:
             yield server, backend_child
         finally:
@@ -127,10 +132,10 @@ def broker_cpu() -> float | None:
     return None
 
 
-async def run(url: str, args: argparse.Namespace, workdir: Path) -> None:
+async def run(url: str, loop: str, args: argparse.Namespace, workdir: Path) -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     try:
-        async with processes(url, prefix, workdir, args) as (server, backend_child):
+        async with processes(url, prefix, workdir, loop, args) as (server, backend_child):
             in_process = json.loads(await line_of(server))
             port = int((await line_of(server)).split()[1])
             http, cpu, incomplete = await over_http(server, backend_child, port, args)
@@ -234,6 +239,7 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
           f"backends {', '.join(f'{k} {v * 1000:.0f} ms' for k, v in LATENCY.items())}; "
           f"deadline {args.deadline * 1000:.0f} ms; backends {where}; "
           f"{'collector settled as by esb run; ' if args.gc_freeze else ''}"
+          f"event loop {in_process['event_loop']}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(figures("baseline: slowest backend alone (request-reply)", baseline, slowest))
     print(figures("view: scatter-gather in the server (no HTTP)", direct, slowest))
@@ -264,8 +270,9 @@ def figures(label: str, samples: list[float], slowest: float) -> str:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for broker in args.brokers.split(","):
-            url = RABBITMQ if broker == "rabbitmq" else f"memory://bench-{uuid.uuid4().hex}"
-            await run(url, args, Path(tmp))
+            for loop in args.event_loops.split(","):
+                url = RABBITMQ if broker == "rabbitmq" else f"memory://bench-{uuid.uuid4().hex}"
+                await run(url, loop, args, Path(tmp))
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -278,6 +285,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the server settles the garbage collector before serving "
                              "(gc.freeze() and rarer full collections), as esb run does "
                              "(--no-gc-freeze to see the difference)")
+    parser.add_argument("--event-loops", default="uvloop",
+                        help="the server's (and backends') event loop, one run each: "
+                             "uvloop,asyncio (bus/event_loop.py)")
     return parser.parse_args(argv)
 
 

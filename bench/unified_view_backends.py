@@ -3,9 +3,11 @@
 Five backends answer the real request types over the bus with fixed latencies
 (synchronizer 50 ms, documents 50 ms, CRM 80 ms, calls 80 ms, billing 120 ms —
 50/80/120 as in the issue). Run as a script, they serve in a process of their own
-(they are other systems) until stdin closes, answering ``cpu`` with their CPU seconds:
+(they are other systems) until stdin closes, answering ``cpu`` with their CPU seconds,
+on the event loop LOOP names (``uvloop`` or ``asyncio``, :mod:`bus.event_loop`; default
+uvloop, as ``esb run``'s):
 
-    python bench/unified_view_backends.py URL PREFIX WORKDIR
+    python bench/unified_view_backends.py URL PREFIX WORKDIR [LOOP]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.app import Bus
+from bus.event_loop import event_loop_named, run_on
 from bus.router import Router
 from bus.settings import Settings
 
@@ -120,4 +123,5 @@ async def serve_backends(url: str, prefix: str, workdir: Path) -> None:
 
 if __name__ == "__main__":
     url_, prefix_, workdir_ = sys.argv[1:4]
-    asyncio.run(serve_backends(url_, prefix_, Path(workdir_)))
+    run_on(event_loop_named(sys.argv[4] if len(sys.argv) > 4 else "uvloop"),
+           serve_backends(url_, prefix_, Path(workdir_)))

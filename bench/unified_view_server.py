@@ -9,13 +9,15 @@ and prints those samples as one JSON line. Then it prints ``ready <port>``
 and answers ``cpu`` on stdin with this process's CPU seconds, until stdin closes.
 
     python bench/unified_view_server.py URL PREFIX WORKDIR VIEWS CONCURRENCY DEADLINE \
-        [--backends-here] [--gc-freeze]
+        [--backends-here] [--gc-freeze] [--event-loop uvloop|asyncio]
 
 ``--backends-here``: the test backends run on a bus of this process too (memory://
 has no broker between processes, so there they must); their CPU then counts here.
 ``--gc-freeze``: the collector settled once started, before serving, as ``esb run``
 does (``bus.cli.serve.settle_garbage_collector``: start-up objects frozen, so a full
 collection skips them, without which each one held the loop ~130 ms here).
+``--event-loop``: the process's loop, as ``ESB_EVENT_LOOP`` chooses ``esb run``'s
+(:mod:`bus.event_loop`; uvloop by default, as there); it reports the loop it got.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bus.api.app import create_app
 from bus.app import Bus
 from bus.cli.serve import api_config, settle_garbage_collector
 from bus.errors import RequestTimeout
+from bus.event_loop import event_loop_named, loop_name, run_on
 from window.component import WindowComponent
 from window.identity import Identity
 from window.settings import Deadlines, WindowSettings
@@ -74,7 +77,8 @@ async def in_process_figures(bus: Bus, component: WindowComponent,
                              lambda n: gathered(n + 2 * 10**6))
     return {"baseline": baseline[warm:], "direct": direct[warm:],
             "direct_first_round": direct[:warm], "incomplete": incomplete,
-            "cpu_per_view": (time.process_time() - cpu) / (warm + args.views)}
+            "cpu_per_view": (time.process_time() - cpu) / (warm + args.views),
+            "event_loop": loop_name()}
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -130,8 +134,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("deadline", type=float)
     parser.add_argument("--backends-here", action="store_true")
     parser.add_argument("--gc-freeze", action="store_true")
+    parser.add_argument("--event-loop", type=event_loop_named, default="uvloop")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(arguments()))
+    arguments_ = arguments()
+    run_on(arguments_.event_loop, serve(arguments_))

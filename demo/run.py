@@ -9,7 +9,6 @@ serves the bus, its API, the operator page and the operations console.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import os
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from adapters.docflow.simulator import DocflowSimulator
 from adapters.pbx.simulator import AmiSimulator, SimulatorConfig
 from bus.api.auth_credentials import hash_password
 from bus.cli.serve import serve
+from bus.event_loop import run_on
 from bus.phones import to_e164
 from bus.settings import load_settings
 from demo.call_quality import router as call_quality
@@ -73,7 +73,8 @@ def demo(port: int | None, rate: float, speed: float) -> None:
     """Run the embedded default with simulated PBX, billing, CRM and document flow."""
     os.environ.setdefault("ESB_BROKER_URL", "memory://")
     os.environ.setdefault("ESB_DATABASE_URL", "sqlite:///var/demo.db")
-    asyncio.run(_demo(port, rate, speed))
+    # the loop is chosen before the demo's defaults are set: none of them is ESB_EVENT_LOOP
+    run_on(load_settings().event_loop, _demo(port, rate, speed))
 
 
 async def _demo(port: int | None, rate: float, speed: float) -> None:

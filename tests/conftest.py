@@ -1,21 +1,47 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from bus.app import Bus
 from bus.envelope import Envelope
+from bus.event_loop import EventLoopName, event_loop_named, loop_factory
 from bus.router import Router
 from bus.settings import Settings
 from bus.transport import transport_for
 from tests.services import require_postgres, require_rabbitmq
 
 TRANSPORTS = ["memory", "sqlite", "postgres", "rabbitmq"]
+
+
+
+def _test_loop() -> EventLoopName | None:
+    """``ESB_TEST_LOOP`` (``uvloop`` or ``asyncio``): the loop of every async test and of
+    the ``esb`` processes the tests start (tests/esb_processes.py). Unset: pytest-asyncio's
+    default loop here, and the ``esb`` processes' own default (``ESB_EVENT_LOOP``: uvloop)."""
+    name = os.environ.get("ESB_TEST_LOOP")
+    try:
+        return event_loop_named(name) if name else None
+    except ValueError as unknown:
+        raise pytest.UsageError(f"ESB_TEST_LOOP: {unknown}") from None
+
+
+TEST_LOOP = _test_loop()
+
+if TEST_LOOP is not None:
+    # pytest-asyncio takes loop factories from this hook; defined only when asked for,
+    # so that an unset ESB_TEST_LOOP leaves pytest-asyncio's own default alone
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item,
+    ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+        assert TEST_LOOP is not None
+        return {TEST_LOOP: loop_factory(TEST_LOOP)}
 
 
 @pytest.fixture(params=TRANSPORTS)

@@ -90,6 +90,8 @@ class Deployment:
         env = {name: value for name, value in os.environ.items() if not name.startswith("ESB_")}
         env.update(ESB_BROKER_URL=self.broker_url, ESB_DATABASE_URL=self.database_url,
                    ESB_API__PORT=str(self.port))
+        if "ESB_TEST_LOOP" in os.environ:  # tests/conftest.py: the esb processes' loop too
+            env["ESB_EVENT_LOOP"] = os.environ["ESB_TEST_LOOP"]
         env.update(extra)
         return env
 

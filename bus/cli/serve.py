@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import signal
@@ -20,6 +19,7 @@ from bus.adapters import AdapterHost, discover
 from bus.api.app import create_app
 from bus.api.shutdown import shutting_down
 from bus.app import Bus
+from bus.event_loop import loop_name, run_on
 from bus.router import Router
 from bus.settings import Settings, load_settings
 
@@ -98,6 +98,9 @@ def settle_garbage_collector() -> None:
 def api_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     """How the API is served: uvicorn on the bus's loop, listening on ``host:port``.
 
+    The loop is the one the process runs (``ESB_EVENT_LOOP``, :mod:`bus.event_loop`):
+    uvicorn's own ``loop`` option only applies to ``uvicorn.run``, which we do not use.
+
     uvicorn binds the address itself (``loop.create_server``), so every connection it
     accepts has Nagle's algorithm off (asyncio sets ``TCP_NODELAY`` on TCP sockets).
     A listening socket made by hand with ``socket.socket()`` has protocol number 0, which
@@ -123,7 +126,8 @@ async def serve(settings: Settings, *, routers: Sequence[Router] = ()) -> None:
         settle_garbage_collector()
         base = f"http://{settings.api.host}:{settings.api.port}"
         click.echo(f"Telecom ESB is running on {type(bus.transport).__name__}"
-                   f" with {len(bus.subscriptions)} subscriptions.")
+                   f" with {len(bus.subscriptions)} subscriptions"
+                   f" (event loop: {loop_name()}).")
         click.echo(f"  API and docs:  {base}/docs")
         click.echo(f"  journal:       {base}/v1/messages")
         click.echo(f"  dead letters:  {base}/v1/dlq")
@@ -147,5 +151,5 @@ def run(host: str | None, port: int | None) -> None:
         settings.api.host = host
     if port is not None:
         settings.api.port = port
-    asyncio.run(serve(settings))
+    run_on(settings.event_loop, serve(settings))
 

@@ -126,6 +126,8 @@ class Connection:
         action_id = self.pending.new_id(name)
         future = self.pending.expect(name, action_id, is_list=is_list)
         try:
+            if self.writer.is_closing():  # uvloop raises on a write to a closed transport
+                raise AmiConnectionLost(f"{name} not sent: the connection is closed")
             try:
                 self.writer.write(encode_action(name, action_id, fields))
                 await self.writer.drain()
