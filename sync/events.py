@@ -22,6 +22,7 @@ __all__ = [
     "link_reason",
     "link_reasons",
     "matched_on",
+    "spoke_for",
 ]
 
 _MATCHED_ON = (("inn", "inn"), ("passport", "passport"), ("phone", "phone"),
@@ -56,21 +57,28 @@ def confidence(evidence: PairEvidence | None) -> float | None:
     return round(1.0 / (1.0 + math.pow(2.0, -max(min(evidence.score, 60.0), -60.0))), 6)
 
 
-def link_reason(evidence: PairEvidence | None) -> str:
+def link_reason(evidence: PairEvidence | None, spoke: str | None = None) -> str:
+    """Why a record is where it is; ``spoke``: :func:`spoke_for` of its weights, if known."""
     if evidence is None:
         return "alone: no other record matched"
-    weights = evidence.weights
-    spoke = sorted((w, f) for f in weights if (w := weights[f]) > 0)[::-1][:4]
-    fields = ", ".join(f for _w, f in spoke)
+    fields = spoke_for(evidence.weights) if spoke is None else spoke
     rule = f"{evidence.rule}; " if evidence.rule else ""
     return f"{rule}score {evidence.score:.1f}" + (f" on {fields}" if fields else "")
+
+
+def spoke_for(weights: Mapping[str, float]) -> str:
+    """The (at most four) fields that spoke most for a link, strongest first."""
+    spoke = sorted((w, f) for f, w in weights.items() if w > 0)[::-1][:4]
+    return ", ".join(f for _w, f in spoke)
 
 
 def link_reasons(moves: Iterable[Move], evidence: Mapping[RecordKey, PairEvidence]
                  ) -> dict[RecordKey, str]:
     """:func:`link_reason` of each move's record, worked out once per link (a link
-    explains both its records)."""
+    explains both its records), and its fields once per weights (the engine's links
+    share them: :class:`sync.match.evidence.SharedWeights`)."""
     by_link: dict[int, str] = {}
+    by_weights: dict[int, str] = {}  # the links hold the weights while this runs
     reasons: dict[RecordKey, str] = {}
     for move in moves:
         link = evidence.get(move.key)
@@ -79,7 +87,10 @@ def link_reasons(moves: Iterable[Move], evidence: Mapping[RecordKey, PairEvidenc
             continue
         reason = by_link.get(id(link))
         if reason is None:
-            reason = by_link[id(link)] = link_reason(link)
+            spoke = by_weights.get(id(link.weights))
+            if spoke is None:
+                spoke = by_weights[id(link.weights)] = spoke_for(link.weights)
+            reason = by_link[id(link)] = link_reason(link, spoke)
         reasons[move.key] = reason
     return reasons
 

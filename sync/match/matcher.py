@@ -16,7 +16,7 @@ from typing import Any, TypeVar, overload
 from sync.match.blocking import block_keys
 from sync.match.clustering import cluster
 from sync.match.collector import collector_paused
-from sync.match.evidence import FieldWeights
+from sync.match.evidence import FieldWeights, SharedWeights
 from sync.match.firstload import FirstLoad
 from sync.match.parallel import RECORDS, Normalizer, Wire
 from sync.match.phases import Phases, batches
@@ -40,6 +40,7 @@ class Matcher(ScopedResult, FirstLoad):
                  decisions: Decisions = Decisions()) -> None:  # noqa: B008  # fmt: skip
         self.settings = settings or MatchSettings()
         self._weights = self.settings.weights
+        self._shared = SharedWeights()  # the accepted links' field weights
         self._records: list[NormalizedRecord | None] = []
         self._index: dict[RecordKey, int] = {}
         # blocking key -> its record, or its records once there are several
@@ -322,7 +323,7 @@ class Matcher(ScopedResult, FirstLoad):
         if not self.settings.link_evidence:
             kept = {}
         elif rule is None and score >= self.settings.accept:
-            kept = FieldWeights(a, b, self._weights)  # one per link: recomputed when read
+            kept = self._shared.of(a, b, self._weights, weights)
         return PairEvidence(a.key, b.key, total, kept, rule or found_rule)
 
     def _doc_label(self, r: NormalizedRecord, inn_root: Callable[[str], int | None]) -> int | None:
