@@ -32,7 +32,7 @@ on a shared machine, judge by that.
 ``ESB_BENCH_PROFILE=FILE`` writes a cProfile (CPU time) of the bus process's run.
 Not a test: nothing is asserted.
 
-The bus process runs on the event loop ``esb run`` would (``--event-loop``, asyncio by
+The bus process runs on the event loop ``esb run`` would (``--event-loop``, uvloop by
 default, :mod:`bus.event_loop`); the dialplan stand-in on asyncio's whatever the choice.
 
     python bench/screen_pop.py [--rate 100] [--seconds 5] [--speed 20] [--sections routing]
@@ -625,7 +625,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="what the dialplan asks: routing's own port (ESB_PBX__ROUTING__"
                         "DIALPLAN_PORT) or the bus API's /v1/adapters/pbx/route")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
-    parser.add_argument("--event-loop", type=event_loop_named, default="asyncio",
+    parser.add_argument("--event-loop", type=event_loop_named, default="uvloop",
                         help="the bus process's loop, as ESB_EVENT_LOOP chooses esb run's")
     parser.add_argument("--dialplan", nargs=6, metavar=("AMI_PORT", "API", "CALLS", "OUT",
                                                         "DEADLINE", "ASK"),

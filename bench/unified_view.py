@@ -28,7 +28,7 @@ are of the steady state; the first round is printed on its own lines, and the
 deadline holds for every view, the first round's too.
 
 Event loop (``--event-loops``): the server and the backends' process run on the loop
-``esb run`` would (:mod:`bus.event_loop`, asyncio by default); ``--event-loops
+``esb run`` would (:mod:`bus.event_loop`, uvloop by default); ``--event-loops
 uvloop,asyncio`` runs the whole measurement once on each, one after the other, per broker.
 
     python bench/unified_view.py [--views 1000] [--concurrency 50] [--brokers memory,rabbitmq]
@@ -285,7 +285,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the server settles the garbage collector before serving "
                              "(gc.freeze() and rarer full collections), as esb run does "
                              "(--no-gc-freeze to see the difference)")
-    parser.add_argument("--event-loops", default="asyncio",
+    parser.add_argument("--event-loops", default="uvloop",
                         help="the server's (and backends') event loop, one run each: "
                              "uvloop,asyncio (bus/event_loop.py)")
     return parser.parse_args(argv)

@@ -5,7 +5,7 @@ Five backends answer the real request types over the bus with fixed latencies
 50/80/120 as in the issue). Run as a script, they serve in a process of their own
 (they are other systems) until stdin closes, answering ``cpu`` with their CPU seconds,
 on the event loop LOOP names (``uvloop`` or ``asyncio``, :mod:`bus.event_loop`; default
-asyncio, as ``esb run``'s):
+uvloop, as ``esb run``'s):
 
     python bench/unified_view_backends.py URL PREFIX WORKDIR [LOOP]
 """
@@ -123,5 +123,5 @@ async def serve_backends(url: str, prefix: str, workdir: Path) -> None:
 
 if __name__ == "__main__":
     url_, prefix_, workdir_ = sys.argv[1:4]
-    run_on(event_loop_named(sys.argv[4] if len(sys.argv) > 4 else "asyncio"),
+    run_on(event_loop_named(sys.argv[4] if len(sys.argv) > 4 else "uvloop"),
            serve_backends(url_, prefix_, Path(workdir_)))

@@ -17,7 +17,7 @@ has no broker between processes, so there they must); their CPU then counts here
 does (``bus.cli.serve.settle_garbage_collector``: start-up objects frozen, so a full
 collection skips them, without which each one held the loop ~130 ms here).
 ``--event-loop``: the process's loop, as ``ESB_EVENT_LOOP`` chooses ``esb run``'s
-(:mod:`bus.event_loop`; asyncio by default, as there); it reports the loop it got.
+(:mod:`bus.event_loop`; uvloop by default, as there); it reports the loop it got.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("deadline", type=float)
     parser.add_argument("--backends-here", action="store_true")
     parser.add_argument("--gc-freeze", action="store_true")
-    parser.add_argument("--event-loop", type=event_loop_named, default="asyncio")
+    parser.add_argument("--event-loop", type=event_loop_named, default="uvloop")
     return parser.parse_args()
 
 

@@ -1,12 +1,11 @@
-"""The event loop a bus process runs on: asyncio's by default, uvloop when asked.
+"""The event loop a bus process runs on: uvloop where it can be imported, else asyncio's.
 
 Everything of a bus process — the transports' consumers, every handler, the window's
 scatter-gather, the PBX sockets and the HTTP API — shares one loop, so the loop's own
 cost per callback, per socket read and per timer is paid on every hop. uvloop (libuv
-under the same ``asyncio`` API, the ``[uvloop]`` extra) pays less CPU per AMI event
-(~6 %), but on a quiet machine the unified view's p95 was worse on it, so it is
-opt-in: ``ESB_EVENT_LOOP=uvloop``. Where uvloop is not installed or not built
-(Windows, PyPy) asyncio's is used whatever the setting.
+under the same ``asyncio`` API) pays less of it; ``ESB_EVENT_LOOP=asyncio`` keeps the
+standard library's loop. Where uvloop is not built (Windows, PyPy) asyncio's is used
+whatever the setting.
 
 The two differ where code leans on asyncio's leniency: a write to a transport already
 closed raises ``RuntimeError`` on uvloop, where asyncio drops it and fails the next

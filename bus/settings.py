@@ -117,9 +117,9 @@ class Settings(BaseSettings):
     exchange: str = "esb.events"
     queue_prefix: str = "esb"
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
-    event_loop: Literal["asyncio", "uvloop"] = Field(
-        "asyncio", description="the bus process's event loop (bus/event_loop.py); uvloop "
-        "(the [uvloop] extra) falls back to asyncio's where it is not installed")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="the bus process's event loop (bus/event_loop.py); uvloop "
+        "falls back to asyncio's where it is not installed")
     delivery: DeliverySettings = DeliverySettings()
     journal: JournalSettings = JournalSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -24,7 +24,7 @@ TRANSPORTS = ["memory", "sqlite", "postgres", "rabbitmq"]
 def _test_loop() -> EventLoopName | None:
     """``ESB_TEST_LOOP`` (``uvloop`` or ``asyncio``): the loop of every async test and of
     the ``esb`` processes the tests start (tests/esb_processes.py). Unset: pytest-asyncio's
-    default loop here, and the ``esb`` processes' own default (``ESB_EVENT_LOOP``: asyncio)."""
+    default loop here, and the ``esb`` processes' own default (``ESB_EVENT_LOOP``: uvloop)."""
     name = os.environ.get("ESB_TEST_LOOP")
     try:
         return event_loop_named(name) if name else None

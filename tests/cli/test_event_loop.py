@@ -1,4 +1,4 @@
-"""The bus process's event loop: asyncio's by default, uvloop when told and installed."""
+"""The bus process's event loop: uvloop by default, asyncio's when told or without uvloop."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ async def running_loop_type() -> type[asyncio.AbstractEventLoop]:
     return type(asyncio.get_running_loop())
 
 
-def test_the_default_setting_is_asyncio_and_uvloop_can_be_chosen(
+def test_the_default_setting_is_uvloop_and_asyncio_can_be_chosen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ESB_EVENT_LOOP", raising=False)
-    assert Settings().event_loop == "asyncio"
-    monkeypatch.setenv("ESB_EVENT_LOOP", "uvloop")
     assert Settings().event_loop == "uvloop"
+    monkeypatch.setenv("ESB_EVENT_LOOP", "asyncio")
+    assert Settings().event_loop == "asyncio"
 
 
 def test_a_loop_name_nobody_knows_is_refused() -> None:
