@@ -3,7 +3,9 @@
 The transports move a failed message to ``<queue>.dlq`` with the reason in
 its headers; the bus drains those queues into this table (so a record
 survives the broker and can be searched), keeping the original body and
-headers, the reason, the stack summary, the attempt count and the time.
+headers, the reason, the stack summary, the attempt count and the time. A
+message already waiting there (same queue and id, not replayed) is not recorded
+again: a publisher's retry or a redelivery after the death makes one record.
 
 Replay stages the original (or an edited body) in the outbox, addressed to
 the queue it failed in, and flips the record from ``dead`` to ``replayed`` in
@@ -95,6 +97,8 @@ class DeadLetterStore:
         )
         at = float(headers.get(DEATH_HEADERS["at"]) or time.time())
         with self.engine.begin() as connection:
+            if _still_dead(connection, failed_queue, delivery.message_id):
+                return  # a duplicate (republished, or redelivered after its death) dies once
             insert_or_ignore(connection, dead_letters, [dict(
                     message_id=delivery.message_id,
                     queue=failed_queue,
@@ -162,6 +166,19 @@ class DeadLetterStore:
                 sa.select(sa.func.count()).select_from(dead_letters)
                 .where(dead_letters.c.status == status)
             ) or 0)
+
+
+def _still_dead(connection: sa.Connection, queue: str, message_id: str) -> bool:
+    """Whether this message already waits in ``queue``'s dead letters, not yet replayed:
+    an operator replays a message once, however many copies of it died."""
+    found = connection.execute(
+        sa.select(dead_letters.c.id).where(
+            dead_letters.c.queue == queue,
+            dead_letters.c.message_id == message_id,
+            dead_letters.c.status == "dead",
+        ).limit(1)
+    ).first()
+    return found is not None
 
 
 def _plain(value: Any) -> Any:

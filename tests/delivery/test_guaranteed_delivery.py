@@ -131,6 +131,35 @@ async def test_permanent_failure_is_dead_lettered_at_once_with_its_reason(
     assert Envelope.from_dict(__import__("orjson").loads(record.body)) == message
 
 
+async def test_a_poison_message_sent_twice_waits_once_in_the_dead_letters(
+    make_bus: BusFactory,
+) -> None:
+    """A publisher's retry (or a redelivery after the death) is the same message: the
+    operator finds, and replays, one record; after a replay it may die again."""
+    router = Router()
+    failures: list[str] = []
+
+    @router.subscriber("strict", CALL_ENDED)
+    async def strict(envelope: Envelope) -> None:
+        failures.append(envelope.id)
+        raise SchemaViolation("payload.n: must be a phone", field="payload.n")
+
+    bus = await make_bus(router)
+    message = thing("1")
+    await bus.publish(message)
+    await bus.publish(message)
+    await eventually(lambda: len(failures) == 2)
+    await eventually(lambda: bus.dead_letters.count() == 1)
+    await asyncio.sleep(0.3)  # the second copy's death has been drained by now
+    assert [r.message_id for r in bus.dead_letters.list()] == [message.id]
+
+    [record] = bus.dead_letters.list()
+    await bus.replay(record.id, by="operator")
+    await eventually(lambda: len(failures) == 3)
+    await eventually(lambda: len(bus.dead_letters.list(status=None)) == 2)
+    assert bus.dead_letters.count() == 1  # the new death waits; the old record is replayed
+
+
 async def test_exhausted_retries_are_dead_lettered_with_the_attempt_count(
     make_bus: BusFactory,
 ) -> None:
