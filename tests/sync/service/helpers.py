@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +21,16 @@ def staged(engine: sa.Engine, *types: str) -> list[Envelope]:
         bodies = connection.execute(sa.select(outbox.c.body).order_by(outbox.c.id)).scalars()
         found = [decode(body) for body in bodies]
     return [e for e in found if not types or e.type in types]
+
+
+def customers_in_xref(engine: sa.Engine) -> set[frozenset[RecordKey]]:
+    """The stored customers as sets of record keys (global ids left out)."""
+    with engine.connect() as connection:
+        owner = read_xref(connection)
+    groups: dict[str, set[RecordKey]] = defaultdict(set)
+    for key, global_id in owner.items():
+        groups[global_id].add(key)
+    return {frozenset(group) for group in groups.values()}
 
 
 def truth_of(directory: Path) -> dict[RecordKey, str]:

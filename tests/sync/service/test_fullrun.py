@@ -21,7 +21,7 @@ from sync.normalize import normalize_record
 from sync.service import SyncService
 from sync.sources import read_changes, read_directory
 from sync.store.records import decode_record, iter_stored
-from sync.store.xref import read_xref
+from tests.sync.service.helpers import customers_in_xref
 
 
 def _partition(clusters: dict[RecordKey, int]) -> set[frozenset[RecordKey]]:
@@ -70,15 +70,6 @@ def test_worker_processes_decode_the_rows_as_the_driver_read_them(
     assert list(part.keys) == [key for n in here for key in block_keys(n)]
 
 
-def _customers(engine: sa.Engine) -> set[frozenset[RecordKey]]:
-    with engine.connect() as connection:
-        owner = read_xref(connection)
-    groups: dict[str, set[RecordKey]] = defaultdict(set)
-    for key, global_id in owner.items():
-        groups[global_id].add(key)
-    return {frozenset(group) for group in groups.values()}
-
-
 def test_a_run_that_lets_the_engine_go_then_a_change_leave_what_a_kept_engine_leaves(
     generated: Path, tmp_path: Path
 ) -> None:
@@ -95,7 +86,7 @@ def test_a_run_that_lets_the_engine_go_then_a_change_leave_what_a_kept_engine_le
         assert outcome.records == len(records)
         for change in [*changes, RecordChange(moved, False)]:
             service.apply(change)  # without a kept engine, the first change rebuilds it
-        stores[keep] = _customers(engine)
+        stores[keep] = customers_in_xref(engine)
         engine.dispose()
     assert stores[True] == stores[False]
     assert any(moved.key in group for group in stores[False])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,9 @@ from sync.canonical import RecordChange
 from sync.model import RecordKey, SourceRecord
 from sync.service import SyncService
 from sync.sources import read_changes, read_directory
-from sync.store.xref import read_xref
+from tests.sync.service.helpers import customers_in_xref
 
 GENERATOR = Path(__file__).resolve().parents[3].parent / "shared" / "datagen" / "generate.py"
-
-
-def _customers(engine: sa.Engine) -> set[frozenset[RecordKey]]:
-    with engine.connect() as connection:
-        owner = read_xref(connection)
-    groups: dict[str, set[RecordKey]] = defaultdict(set)
-    for key, global_id in owner.items():
-        groups[global_id].add(key)
-    return {frozenset(group) for group in groups.values()}
 
 
 def _changes(generated: Path, records: dict[RecordKey, SourceRecord]) -> list[RecordChange]:
@@ -58,21 +48,21 @@ def test_changes_one_by_one_leave_the_xref_of_a_full_run(generated: Path, tmp_pa
     service = SyncService(live)
     service.import_records(records.values())
     service.run()
-    before = _customers(live)
+    before = customers_in_xref(live)
     for change in _changes(generated, records):
         service.apply(change)
         if change.deleted:
             del records[change.key]
         else:
             records[change.key] = change.record
-    after = _customers(live)
+    after = customers_in_xref(live)
     assert after != before  # the changes moved records between customers
 
     scratch = create_engine(f"sqlite:///{tmp_path / 'scratch.db'}")
     fresh = SyncService(scratch)
     fresh.import_records(records.values())
     fresh.run()
-    assert after == _customers(scratch)
+    assert after == customers_in_xref(scratch)
     live.dispose()
     scratch.dispose()
 
