@@ -20,10 +20,10 @@ pytestmark = pytest.mark.asyncio
 ASKED = "test.thing.happened.v1"
 
 
-def slow_when_asked(delay: float) -> Router:
+def slow_when_asked(delay: float, *, concurrency: int = 4) -> Router:
     router = Router()
 
-    @router.responder(ASKED, ASKED)
+    @router.responder(ASKED, ASKED, concurrency=concurrency)
     async def answer(payload: dict[str, Any]) -> dict[str, Any]:
         if payload["n"] == "slow":
             await asyncio.sleep(delay)
@@ -50,7 +50,9 @@ async def test_a_reply_after_the_deadline_is_dropped_and_never_answers_another_r
 async def test_concurrent_requests_each_get_their_own_reply_in_time(
     make_bus: BusFactory,
 ) -> None:
-    await make_bus(slow_when_asked(5), source="responder")
+    # One lane per request: with fewer lanes than slow requests, a quick request
+    # arriving while every lane is busy waits behind a slow one, as it should.
+    await make_bus(slow_when_asked(5, concurrency=10), source="responder")
     asker = await make_bus(source="asker")
     outcomes = await asyncio.gather(
         *(asker.request(ASKED, {"n": "slow" if i % 2 else str(i)}, timeout=1.0)
