@@ -36,6 +36,7 @@ from sync.store.identity import group_clusters
 from sync.store.queue import load_decisions, record_audit
 from sync.store.records import decode_record, iter_records, iter_stored
 from sync.store.state import changed_since, read_state, write_state
+from sync.store.tables import records as record_rows
 from sync.store.xref import read_xref
 
 __all__ = [
@@ -94,9 +95,15 @@ def load_state(engine: sa.Engine, *, with_records: bool) -> Loaded:
 
 
 def match_stored(engine: sa.Engine, settings: MatchSettings, decisions: Decisions) -> Matcher:
-    """Every live stored record through the engine (see the module doc)."""
+    """Every live stored record through the engine (see the module doc). The store's
+    row count tells the engine how large the load is, so that a large one is normalized
+    by the workers from its first row on (deleted rows are counted too: a hint need not
+    be exact, and counting every row reads the primary key's index, not the table)."""
     with engine.connect() as connection:
-        return Matcher(settings, decisions).add_all(iter_stored(connection), STORED)
+        expected = connection.execute(sa.select(sa.func.count()).select_from(record_rows)).scalar()
+        return Matcher(settings, decisions).add_all(
+            iter_stored(connection), STORED, expected=int(expected or 0)
+        )
 
 
 async def partitions_matched(

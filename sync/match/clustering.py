@@ -91,8 +91,8 @@ def cluster(
             parent[i], i = root, parent[i]
         return root
 
-    def union(ra: int, rb: int) -> None:
-        a, b = group(ra), group(rb)
+    def union(ra: int, rb: int, a: _Cluster, b: _Cluster) -> None:
+        """Join ``rb`` (its cluster ``b``) and ``ra`` (``a``): the larger one's root stays."""
         if a.size < b.size:
             ra, rb, a, b = rb, ra, b, a
         parent[rb] = ra
@@ -106,13 +106,20 @@ def cluster(
     result = ClusterResult(root={})
     for i, j in must_link:
         if i in parent and j in parent and (ri := find(i)) != (rj := find(j)):
-            union(ri, rj)
+            union(ri, rj, group(ri), group(rj))
             result.joined.append((i, j, float("inf"), "must-link"))
-    for score, i, j in sorted(edges, key=lambda e: (-e[0], e[1], e[2])):
-        ri, rj = find(i), find(j)
+    # strongest first, ties by index: sorted as (-score, i, j) tuples, with no key function
+    # to call per edge (the float negated twice is the same float)
+    order = [(-score, i, j) for score, i, j in edges]
+    order.sort()
+    for negated, i, j in order:
+        score = -negated
+        ri = i if parent[i] == i else find(i)  # most records are still their own root
+        rj = j if parent[j] == j else find(j)
         if ri == rj:
             continue
-        a, b = group(ri), group(rj)
+        a = groups.get(ri) or group(ri)
+        b = groups.get(rj) or group(rj)
         if (a.forbidden and any(find(k) == rj for k in a.forbidden)) or (
             b.forbidden and any(find(k) == ri for k in b.forbidden)
         ):
@@ -122,9 +129,10 @@ def cluster(
         if reason is not None:
             result.refused.append((i, j, score, f"linking would put {reason} in one customer"))
             continue
-        union(ri, rj)
+        union(ri, rj, a, b)
         result.joined.append((i, j, score, None))
-    for i in parent:  # every record straight to its root: the map is the answer (no copy)
-        parent[i] = find(i)
+    for i, up in parent.items():  # every record straight to its root: the map is the answer
+        if parent[up] != up:  # (no copy); a root, or a record whose parent is one, is there
+            parent[i] = find(i)
     result.root = parent
     return result

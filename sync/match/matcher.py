@@ -22,7 +22,7 @@ from sync.match.parallel import RECORDS, Normalizer, Wire
 from sync.match.phases import Phases, batches
 from sync.match.scope import LabelIndex
 from sync.match.scoped import REVIEW_BAND, ScopedResult
-from sync.match.scoring import pair_score, score_pair
+from sync.match.scoring import pair_scorer, score_pair
 from sync.match.settings import MatchSettings
 from sync.model import Decisions, PairEvidence, Reconciliation, RecordKey, ReviewPair, SourceRecord
 from sync.normalize.record import NormalizedRecord, normalize_record
@@ -40,6 +40,7 @@ class Matcher(ScopedResult, FirstLoad):
                  decisions: Decisions = Decisions()) -> None:  # noqa: B008  # fmt: skip
         self.settings = settings or MatchSettings()
         self._weights = self.settings.weights
+        self._score = pair_scorer(self._weights)
         self._shared = SharedWeights()  # the accepted links' field weights
         self._records: list[NormalizedRecord | None] = []
         self._index: dict[RecordKey, int] = {}
@@ -53,6 +54,7 @@ class Matcher(ScopedResult, FirstLoad):
         self._labels: LabelIndex | None = None  # built by the first change that needs it
         self._docs: set[int] = set()
         self._decisions = decisions
+        self._decided = bool(decisions.must_link or decisions.cannot_link)
         self._must: dict[int, set[int]] = defaultdict(set)
         self._cannot: dict[int, set[int]] = defaultdict(set)
         self.stats: dict[str, float] = defaultdict(float)
@@ -68,7 +70,8 @@ class Matcher(ScopedResult, FirstLoad):
             idx = len(self._records)
             self._records.append(n)
             self._index[n.key] = idx
-            self._bind_decisions(n.key, idx)
+            if self._decided:
+                self._bind_decisions(n.key, idx)
         else:
             if self._labels is not None and is_doc and (old := self._records[idx]) is not None:
                 self._labels.discard(idx, old)
@@ -118,19 +121,22 @@ class Matcher(ScopedResult, FirstLoad):
         return found
 
     def _score_against(self, idx: int, others: Iterable[int]) -> None:
-        records, w, review = self._records, self._weights, self.settings.review
+        records, score_of, review = self._records, self._score, self.settings.review
         a = records[idx]
         assert a is not None
         edges = self._edges
+        row: dict[int, float] | None = None  # edges[idx], made with its first edge
         compared = 0
         for j in others:
             b = records[j]
             if b is None:
                 continue
             compared += 1
-            score = pair_score(a, b, w)
+            score = score_of(a, b)
             if score >= review:
-                edges[idx][j] = score
+                if row is None:
+                    row = edges[idx]
+                row[j] = score
                 edges[j][idx] = score
         self.stats["pairs_compared"] += compared
 
@@ -163,12 +169,13 @@ class Matcher(ScopedResult, FirstLoad):
 
     def _recluster(self, members: set[int]) -> None:
         accept = self.settings.accept
-        edges = [
-            (s, i, j)
-            for i in members
-            for j, s in self._edges.get(i, {}).items()
-            if i < j and s >= accept and j in members
-        ]
+        rows = self._edges
+        if len(members) >= len(rows):  # a full load: the records with pairs are fewer
+            pairs = ((i, row) for i, row in rows.items() if i in members)
+        else:
+            pairs = ((i, rows[i]) for i in members if i in rows)
+        edges = [(s, i, j) for i, row in pairs for j, s in row.items()
+                 if i < j and s >= accept and j in members]  # fmt: skip
         must = [(i, j) for i in members for j in self._must.get(i, ()) if i < j and j in members]
         cannot = {i: self._cannot[i] for i in members if i in self._cannot}
         for i in members:
@@ -188,6 +195,24 @@ class Matcher(ScopedResult, FirstLoad):
                 self._refused.setdefault(i, []).append(review)
                 self._refused_by.setdefault(j, set()).add(i)
 
+    def _add_first(self, n: NormalizedRecord, keys: Sequence[int], overflowed: list[int]
+                   ) -> int | None:  # fmt: skip
+        """One new record of a first load: held, indexed and compared at once with the
+        records before it in its blocks (see :mod:`sync.match.firstload`); its index,
+        None for a document (documents are not compared)."""
+        idx = len(self._records)
+        self._records.append(n)
+        self._index[n.key] = idx
+        if self._decided:
+            self._bind_decisions(n.key, idx)
+        if n.key[0] == "docflow":
+            self._docs.add(idx)
+            return None
+        earlier = self._index_so_far(idx, keys, overflowed)
+        if earlier:
+            self._score_against(idx, earlier)
+        return idx
+
     def _add_one(self, n: NormalizedRecord, keys: Sequence[int], stale: set[int]) -> int | None:
         """One record of a full load, indexed now; its index when it is to be compared
         (as it comes in a first load, else once all are indexed)."""
@@ -203,24 +228,28 @@ class Matcher(ScopedResult, FirstLoad):
 
     # ------------------------------------------------------------ public API
     @overload
-    def add_all(self, records: Iterable[SourceRecord]) -> Matcher: ...
+    def add_all(self, records: Iterable[SourceRecord], *, expected: int = 0) -> Matcher: ...
     @overload
-    def add_all(self, records: Iterable[T], wire: Wire[T]) -> Matcher: ...
-    def add_all(self, records: Iterable[Any], wire: Wire[Any] = RECORDS) -> Matcher:
+    def add_all(self, records: Iterable[T], wire: Wire[T], *, expected: int = 0) -> Matcher: ...
+    def add_all(self, records: Iterable[Any], wire: Wire[Any] = RECORDS, *,
+                expected: int = 0) -> Matcher:  # fmt: skip
         """Load many records at once and reconcile them all (the full run).
 
         ``wire`` says what the items are and how the worker processes make records
         of them (default: the records themselves; a store passes its rows, which the
-        workers decode). ``stats`` gains each phase's wall and CPU seconds (``load``
-        is reading, normalizing and indexing, overlapped with the worker processes; in
-        a first load it compares too, see :mod:`sync.match.firstload`, and ``compare``
-        is only the correction for blocks that went over the cap).
+        workers decode). ``expected``: about how many records are coming, when the
+        caller knows (a store does): a large load has the worker processes normalize
+        from its first batch on (see :meth:`Normalizer.stream`). ``stats`` gains each
+        phase's wall and CPU seconds (``load`` is reading, normalizing and indexing,
+        overlapped with the worker processes; in a first load it compares too, see
+        :mod:`sync.match.firstload`, and ``compare`` is only the correction for blocks
+        that went over the cap).
         """
         with collector_paused():
-            self._add_all(records, wire)
+            self._add_all(records, wire, expected)
         return self
 
-    def _add_all(self, records: Iterable[T], wire: Wire[T]) -> None:
+    def _add_all(self, records: Iterable[T], wire: Wire[T], expected: int) -> None:
         self._labels = None  # many records at once: rebuilt by the next change
         fresh: list[int] = []
         stale: set[int] = set()
@@ -234,7 +263,7 @@ class Matcher(ScopedResult, FirstLoad):
         flat_keys, key_ends = array("Q"), array("q")
         normalizer = Normalizer(self.settings.workers, self.settings.parallel_from)
         with normalizer:
-            for part in normalizer.stream(batches(records, _BATCH), wire):
+            for part in normalizer.stream(batches(records, _BATCH), wire, expected):
                 start, keys = 0, part.keys
                 for n, count in zip(part.normalized, part.counts, strict=True):
                     own = keys[start : start + count]
@@ -242,13 +271,14 @@ class Matcher(ScopedResult, FirstLoad):
                     if early and n.key in self._index:
                         early = False  # a repeat: compared in a pass of their own
                         self._edges.clear()
-                    idx = self._add_one(n, own, stale)
+                    if early:
+                        idx = self._add_first(n, own, overflowed)
+                    else:
+                        idx = self._add_one(n, own, stale)
                     if idx is not None:
                         fresh.append(idx)
                         flat_keys.extend(own)
                         key_ends.append(len(flat_keys))
-                        if early:
-                            self._score_against(idx, self._so_far(own, overflowed))
         phases.done("load")
         fresh_set = set(fresh)
         if early:

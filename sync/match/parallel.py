@@ -145,11 +145,15 @@ class Normalizer:
             self._pool = ProcessPoolExecutor(self._workers, mp_context=context)
         return self._pool
 
-    def stream(self, batches: Iterable[Sequence[T]], wire: Wire[T]) -> Iterator[Normalized]:
+    def stream(self, batches: Iterable[Sequence[T]], wire: Wire[T],
+               expected: int = 0) -> Iterator[Normalized]:  # fmt: skip
         """Normalize ``batches`` (in this process until ``parallel_from`` records are
-        seen, then in the pool with a bounded number of batches in flight)."""
+        seen, then in the pool with a bounded number of batches in flight). A caller
+        that knows ``expected`` records are coming, ``parallel_from`` or more, has the
+        pool start with the first batch: this process then never normalizes the first
+        ``parallel_from`` records itself while the workers are not even started."""
         pending: deque[Future[_Answer]] = deque()
-        seen = 0
+        seen = self._parallel_from if expected >= self._parallel_from else 0
         pack = wire.pack
         for batch in batches:
             if self._workers == 1 or seen < self._parallel_from or len(batch) < 1000:

@@ -3,8 +3,13 @@ links nobody, as in a pass over the complete blocks."""
 
 from __future__ import annotations
 
-from sync.match import MatchSettings, reconcile
+from pathlib import Path
+
+import pytest
+
+from sync.match import Matcher, MatchSettings, reconcile
 from sync.model import SourceRecord
+from sync.sources import read_directory
 from tests.sync.engine.records import billing, crm, together
 
 CITIES = ("Казань", "Пермь", "Самара", "Омск", "Тверь")
@@ -42,3 +47,20 @@ def test_records_sharing_another_block_stay_linked_when_a_block_goes_over_the_ca
     assert together(result, records[1], records[-1])  # the e-mail's block
     assert not together(result, records[0], records[1])  # the phone's alone: over the cap
     assert not together(result, records[0], records[2])
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 60])
+def test_a_first_load_links_as_a_load_into_a_filled_engine_whatever_the_cap(
+    generated: Path, cap: int
+) -> None:
+    records = list(read_directory(generated, docflow=False))
+    settings = MatchSettings(workers=1, max_block=cap)
+    first = Matcher(settings).add_all(records).result()  # indexed and compared at once
+    later = Matcher(settings).add_all(records[:1]).add_all(records[1:]).result()  # two passes
+    assert first.clusters == later.clusters
+    assert sorted((e.left, e.right, e.score) for e in first.links) == sorted(
+        (e.left, e.right, e.score) for e in later.links
+    )
+    assert sorted((p.evidence.left, p.evidence.right, p.reason) for p in first.review) == sorted(
+        (p.evidence.left, p.evidence.right, p.reason) for p in later.review
+    )

@@ -3,12 +3,15 @@ total pair for pair, and a first load's bisected blocks give the pairs of the ge
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from pathlib import Path
 
+from rapidfuzz.distance import OSA
+
 from sync.match import Matcher, MatchSettings
 from sync.match.blocking import block_keys
-from sync.match.scoring import pair_score, score_pair
+from sync.match.scoring import _close, pair_score, score_pair
 from sync.normalize import normalize_record
 from sync.sources import read_directory
 
@@ -46,3 +49,12 @@ def test_a_first_load_compares_the_pairs_a_load_into_a_filled_engine_does(
     later = Matcher(settings).add_all(records[:1]).add_all(records[1:])  # the general path
     assert first.stats["pairs_compared"] == later.stats["pairs_compared"] > 5000
     assert first.result().clusters == later.result().clusters
+
+
+def test_words_a_typo_apart_are_close_whatever_their_lengths() -> None:
+    rng = random.Random(7)
+    words = ["".join(rng.choice("abc") for _ in range(rng.randint(0, 7))) for _ in range(400)]
+    for a in words:
+        for b in words[:60]:
+            limit = 2 if min(len(a), len(b)) >= 4 else 1
+            assert _close(a, b) == (OSA.distance(a, b) <= limit), (a, b)
