@@ -10,8 +10,8 @@ transactional outbox. Full runs, single changes and people's decisions
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,11 +21,13 @@ from bus.delivery.outbox import add_many_to_outbox
 from bus.envelope import Envelope
 from bus.schema import SchemaRegistry
 from sync import events
-from sync.conflicts import Conflict, conflicts_of_offers, review_conflicts
-from sync.golden import GoldenRecord, Offer, golden_parts, offer_of, survivorship_plan
+from sync.conflicts import Conflict, review_conflicts
+from sync.golden import GoldenRecord, survivorship_plan
+from sync.match.settings import MatchSettings
 from sync.model import PairEvidence, RecordKey, ReviewPair, SourceRecord
 from sync.settings import SyncSettings
-from sync.store.golden import GoldenChange, delete_golden, has_golden, save_golden
+from sync.store.golden import GoldenChange, Stored, delete_golden, has_golden, write_golden
+from sync.store.golden import golden_changes as golden_changes_of
 from sync.store.identity import IdentityChanges, assign_ids
 from sync.store.queue import (
     StoredConflict,
@@ -33,9 +35,9 @@ from sync.store.queue import (
     index_review_conflicts,
     raise_conflicts,
 )
-from sync.store.records import iter_linked_offers
 from sync.store.state import read_state, write_state
 from sync.store.xref import IdAllocator, apply_identity
+from sync.write import Built, WriteSettings, built_batches
 
 __all__ = ["Outcome", "ResultWriter", "bump_generation"]
 
@@ -101,12 +103,12 @@ class ResultWriter:
             dirty = self.dirty(changes, changed)
             delete_golden(connection, changes.retired)
             found: list[Conflict] = review_conflicts(review, changes.assignments)
-            step = self.settings.batch_size
-            batches = (_batches_held(sorted(dirty), changes.members, records, step)
-                       if records is not None else _batches_stored(connection, dirty, step))
+            stage = self._write_settings(
+                keep=frozenset(merge.global_id for merge in changes.merges), quiet=quiet,
+                fresh=close_review and not has_golden(connection))
             goldens, golden_changes, golden_count = self._golden_and_conflicts(
-                connection, batches, found, keep={merge.global_id for merge in changes.merges},
-                quiet=quiet, fresh=close_review and not has_golden(connection))
+                connection, built_batches(connection, stage, dirty, changes.members, records),
+                found)
             new_conflicts = raise_conflicts(connection, found)
             close_obsolete(connection, [c.fingerprint for c in found], actor=actor,
                            scope=dirty | set(changes.retired), review=close_review,
@@ -161,36 +163,38 @@ class ResultWriter:
                            g.parts.global_id) for g in golden_changes)  # fmt: skip
         return staged
 
+    def _write_settings(self, *, keep: frozenset[str], quiet: bool, fresh: bool
+                        ) -> WriteSettings:  # fmt: skip
+        """How the golden records are built: in as many processes as the match uses
+        (``MatchSettings.workers``) once the dirty customers reach its ``parallel_from``."""
+        match = MatchSettings(**self.settings.match)
+        return WriteSettings(
+            survivorship_plan(self.settings), keep, fresh=fresh, changes=not quiet,
+            step=self.settings.batch_size, workers=match.workers,
+            parallel_from=match.parallel_from)
+
     def _golden_and_conflicts(
         self,
         connection: sa.Connection,
-        batches: Iterable[_Batch],
+        batches: Generator[tuple[Stored, Built], None, None],
         found: list[Conflict],
-        *,
-        keep: set[str],
-        quiet: bool,
-        fresh: bool,
     ) -> tuple[dict[str, GoldenRecord], list[GoldenChange], int]:
         """Golden records and in-customer conflicts (into ``found``) of the dirty
         customers, a batch of customers at a time, so that a first run of a million
-        customers never holds every golden record and every record at once. Returns the
-        golden records of ``keep`` (merges' events cite them), the changes (none when
-        ``quiet``: no event cites them) and how many changed. ``fresh``: no golden record
-        is stored yet, none needs reading back."""
+        customers never holds every golden record and every record at once; each batch's
+        rows are inserted as they come (:mod:`sync.write`: built here or by workers).
+        Returns the golden records the stage was asked to keep (merges' events cite them),
+        the changes (none when quiet: no event cites them) and how many changed."""
         goldens: dict[str, GoldenRecord] = {}
         golden_changes: list[GoldenChange] = []
         count = 0
-        step = self.settings.batch_size
-        plan = survivorship_plan(self.settings)
-        for batch in batches:
-            built = [golden_parts(gid, offers, plan) for gid, offers in batch]
-            count += save_golden(connection, built, step, fresh=fresh,
-                                 changes=None if quiet else golden_changes)
-            if keep:
-                goldens.update((g.global_id, g.record()) for g in built if g.global_id in keep)
-            for gid, offers in batch:
-                if len(offers) > 1:
-                    found.extend(conflicts_of_offers(gid, offers))
+        with closing(batches):
+            for stored, built in batches:
+                write_golden(connection, built.writes, self.settings.batch_size)
+                count += built.writes.count
+                golden_changes.extend(golden_changes_of(built.writes.written, stored))
+                goldens.update((g.global_id, g.record()) for g in built.kept)
+                found.extend(built.conflicts)
         return goldens, golden_changes, count
 
     def dirty(self, changes: IdentityChanges, changed: set[RecordKey] | None) -> set[str]:
@@ -219,48 +223,6 @@ class ResultWriter:
             self._registry.validate(message_type, envelope.payload)
             envelopes.append(envelope)
         add_many_to_outbox(connection, envelopes)
-
-
-_Batch = list[tuple[str, list[Offer]]]
-"""Customers, each with its records as offers sorted by record key."""
-
-
-def _batches_held(
-    dirty: Sequence[str], members: Mapping[str, Sequence[RecordKey]],
-    records: Mapping[RecordKey, SourceRecord], step: int,
-) -> Iterator[_Batch]:
-    """``dirty`` in batches of ``step`` customers, their records looked up in ``records``."""
-    for start in range(0, len(dirty), step):
-        yield [(gid, sorted(offer_of(records[k]) for k in members[gid] if k in records))
-               for gid in dirty[start : start + step]]  # fmt: skip
-
-
-def _batches_stored(connection: sa.Connection, dirty: set[str], step: int) -> Iterator[_Batch]:
-    """``dirty`` in batches of ``step`` customers with their records read from the store
-    (the xref already written in this transaction): a full run of a million customers
-    never holds every source record at once. Their facts are the ones the import
-    normalized and stored, not normalized again."""
-    batch: _Batch = []
-    current, offers = "", list[Offer]()  # global ids are never empty
-    for global_id, offer in iter_linked_offers(connection):
-        if global_id != current:
-            if offers:
-                offers.sort()
-                batch.append((current, offers))
-                if len(batch) >= step:
-                    yield batch
-                    batch = []
-            current, offers = global_id, []
-            if global_id not in dirty:
-                continue
-        elif not offers:
-            continue  # a customer that is not dirty
-        offers.append(offer)
-    if offers:
-        offers.sort()
-        batch.append((current, offers))
-    if batch:
-        yield batch
 
 
 _FULL_RUN_CACHE_MIB = 128

@@ -14,8 +14,9 @@ from sync.golden import GoldenParts, GoldenRecord
 from sync.store.bulk import insert_rows
 from sync.store.tables import golden, lookup_keys
 
-__all__ = ["GoldenChange", "delete_golden", "find_customers", "has_golden", "load_golden",
-           "save_golden"]
+__all__ = ["GoldenChange", "GoldenWrites", "Stored", "delete_golden", "find_customers",
+           "golden_changes", "golden_writes", "has_golden", "load_golden", "save_golden",
+           "stored_golden", "write_golden"]
 
 _CHUNK = 500
 _GOLDEN_COLUMNS = ("global_id", "values", "provenance", "digest", "updated_at")
@@ -50,6 +51,72 @@ class GoldenChange:
 _VALUES_TEXT = sa.type_coerce(golden.c["values"], sa.Text)
 """The stored values as the driver gives them (decoded only for the records that changed)."""
 
+Stored = dict[str, tuple[str, Any]]
+"""``global_id -> (digest, values as the driver read them)`` of stored golden records."""
+
+
+@dataclass(slots=True)
+class GoldenWrites:
+    """What a batch of golden records writes, as rows ready for the driver's executemany:
+    made apart from the writing (:func:`golden_writes`) so that a worker process can make
+    them while this one inserts (:mod:`sync.write`)."""
+
+    inserts: list[tuple[str, str, str, str, float]]
+    updates: list[tuple[str, str, str, float, str]]
+    keys: list[tuple[str, str, str]]
+    written: list[GoldenParts]
+    """The records written, in order (kept only when asked: the events need them)."""
+
+    @property
+    def count(self) -> int:
+        return len(self.inserts) + len(self.updates)
+
+
+def stored_golden(connection: sa.Connection, ids: Sequence[str]) -> Stored:
+    """The digests and values of the stored golden records among ``ids``."""
+    stored: Stored = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = connection.execute(
+            sa.select(golden.c.global_id, golden.c.digest, _VALUES_TEXT)
+            .where(golden.c.global_id.in_(ids[start:start + _CHUNK])))
+        stored.update({gid: (digest, values) for gid, digest, values in rows})
+    return stored
+
+
+def golden_writes(records: Sequence[GoldenParts], digests: Mapping[str, str], now: float,
+                  *, keep_written: bool) -> GoldenWrites:
+    """The rows that write the records of ``records`` whose digest differs from the stored
+    one (``digests``: the stored digests; a record not there is created)."""
+    writes = GoldenWrites([], [], [], [])
+    inserts, updates, keys = writes.inserts, writes.updates, writes.keys
+    for record in records:
+        digest = record.digest
+        gid = record.global_id
+        before = digests.get(gid)
+        if before == digest:
+            continue
+        if keep_written:
+            writes.written.append(record)
+        values, provenance = _json(record.plain), _json(record.provenance)
+        if before is None:  # JSON written by orjson: the driver gets text
+            inserts.append((gid, values, provenance, digest, now))
+        else:
+            updates.append((values, provenance, digest, now, gid))
+        keys.extend((kind, value[:128], gid) for kind, value in record.keys)
+    return writes
+
+
+def golden_changes(written: Iterable[GoldenParts], stored: Stored) -> list[GoldenChange]:
+    """What changed in each record of ``written`` (``stored``: what was there before)."""
+    changes = []
+    for record in written:
+        before = stored.get(record.global_id)
+        old = None if before is None else before[1]
+        changes.append(GoldenChange(
+            record, None if before is None
+            else orjson.loads(old) if isinstance(old, str | bytes) else old))
+    return changes
+
 
 def save_golden(connection: sa.Connection, records: Sequence[GoldenParts],
                 batch_size: int = 5000, *, fresh: bool = False,
@@ -57,40 +124,23 @@ def save_golden(connection: sa.Connection, records: Sequence[GoldenParts],
     """Write the golden records that differ from the stored ones; returns how many, and
     adds what changed to ``changes`` (the events need it; a quiet first run does not).
     ``fresh``: the caller knows none of them is stored (a first run's empty table)."""
-    stored: dict[str, tuple[str, Any]] = {}
-    if not fresh:
-        ids = [r.global_id for r in records]
-        for start in range(0, len(ids), _CHUNK):
-            rows = connection.execute(
-                sa.select(golden.c.global_id, golden.c.digest, _VALUES_TEXT)
-                .where(golden.c.global_id.in_(ids[start:start + _CHUNK])))
-            stored.update({gid: (digest, values) for gid, digest, values in rows})
-    now = time.time()
-    written: list[GoldenParts] = []
-    inserts: list[tuple[str, str, str, str, float]] = []
-    updates: list[tuple[str, str, str, float, str]] = []
-    for record in records:
-        digest = record.digest
-        before = stored.get(record.global_id)
-        if before is not None and before[0] == digest:
-            continue
-        written.append(record)
-        values, provenance = _json(record.plain), _json(record.provenance)
-        if before is None:  # JSON written by orjson: the driver gets text
-            inserts.append((record.global_id, values, provenance, digest, now))
-            if changes is not None:
-                changes.append(GoldenChange(record, None))
-        else:
-            updates.append((values, provenance, digest, now, record.global_id))
-            if changes is not None:
-                old = before[1]
-                changes.append(GoldenChange(
-                    record, orjson.loads(old) if isinstance(old, str | bytes) else old))
-    insert_rows(connection, golden, _GOLDEN_COLUMNS, inserts, batch_size=batch_size)
+    stored = {} if fresh else stored_golden(connection, [r.global_id for r in records])
+    writes = golden_writes(records, {gid: d for gid, (d, _values) in stored.items()},
+                           time.time(), keep_written=changes is not None)
+    write_golden(connection, writes, batch_size)
+    if changes is not None:
+        changes.extend(golden_changes(writes.written, stored))
+    return writes.count
+
+
+def write_golden(connection: sa.Connection, writes: GoldenWrites, batch_size: int = 5000
+                 ) -> None:
+    """Insert, update and re-key what :func:`golden_writes` made, in the caller's
+    transaction."""
+    insert_rows(connection, golden, _GOLDEN_COLUMNS, writes.inserts, batch_size=batch_size)
+    updates = writes.updates
     _delete_keys(connection, [row[-1] for row in updates])
-    keys = ((kind, value[:128], record.global_id)
-            for record in written for kind, value in record.keys)
-    insert_rows(connection, lookup_keys, _KEY_COLUMNS, keys, batch_size=batch_size)
+    insert_rows(connection, lookup_keys, _KEY_COLUMNS, writes.keys, batch_size=batch_size)
     if updates:
         statement = golden.update().where(golden.c.global_id == sa.bindparam("gid")).values(
             {"values": sa.bindparam("v"), "provenance": sa.bindparam("p"),
@@ -104,7 +154,6 @@ def save_golden(connection: sa.Connection, records: Sequence[GoldenParts],
             else [dict(zip(names, row, strict=True)) for row in updates])
         for start in range(0, len(params), batch_size):
             connection.exec_driver_sql(sql, params[start:start + batch_size])
-    return len(written)
 
 
 def _json(value: Any) -> str:

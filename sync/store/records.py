@@ -15,14 +15,17 @@ from sync.store.keys import by_system
 from sync.store.tables import records, xref
 
 __all__ = [
+    "LinkedRow",
     "count_records",
     "decode_record",
     "from_row",
     "is_live",
     "is_stored",
     "iter_linked_offers",
+    "iter_linked_rows",
     "iter_records",
     "iter_stored",
+    "linked_offer",
     "load_records",
     "mark_deleted",
     "normalized_json",
@@ -182,27 +185,43 @@ def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[S
         yield _decoded(data)
 
 
-def iter_linked_offers(
-    connection: sa.Connection, *, chunk: int = 20000
-) -> Iterator[tuple[str, Offer]]:
+LinkedRow = tuple[str, Any, Any]
+"""``(global_id, record, normalized)`` as the driver read them (JSON text on SQLite)."""
+
+
+def iter_linked_rows(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[LinkedRow]:
     """Every live record with its global id (the xref as the caller's transaction sees
-    it), streamed in global-id order (a customer's records come one after another), as the
-    :data:`~sync.golden.Offer` survivorship and the conflict checks read: made straight
-    from the stored JSON and the facts its import normalized, no record object between."""
+    it), streamed in global-id order (a customer's records come one after another), as
+    the driver read them: :func:`linked_offer` makes each an offer, here or in a worker
+    process (:mod:`sync.write`)."""
     statement = (
         sa.select(xref.c.global_id, _RECORD_TEXT, _NORMALIZED_TEXT)
         .join(records, sa.and_(records.c.system == xref.c.system,
                                records.c.record_id == xref.c.record_id))
         .where(records.c.deleted.is_(False))
         .order_by(xref.c.global_id))
+    return _rows(connection, statement, chunk)
+
+
+def linked_offer(data: str | bytes | Mapping[str, Any],
+                 normalized: str | bytes | Mapping[str, Any] | None) -> Offer:
+    """A stored record as the :data:`~sync.golden.Offer` survivorship and the conflict
+    checks read: made straight from its JSON and the facts its import normalized, no
+    record object between."""
     loads = orjson.loads
-    for global_id, data, normalized in _rows(connection, statement, chunk):
-        record = loads(data) if isinstance(data, str | bytes) else data
-        facts = loads(normalized) if isinstance(normalized, str | bytes) else normalized
-        if facts is None:  # stored before the import kept them: normalized now
-            yield global_id, offer_of(from_row(record))
-        else:
-            yield global_id, stored_offer(record, facts)
+    record = loads(data) if isinstance(data, str | bytes) else data
+    facts = loads(normalized) if isinstance(normalized, str | bytes) else normalized
+    if facts is None:  # stored before the import kept them: normalized now
+        return offer_of(from_row(record))
+    return stored_offer(record, facts)
+
+
+def iter_linked_offers(
+    connection: sa.Connection, *, chunk: int = 20000
+) -> Iterator[tuple[str, Offer]]:
+    """:func:`iter_linked_rows`, each made an offer in this process."""
+    for global_id, data, normalized in iter_linked_rows(connection, chunk=chunk):
+        yield global_id, linked_offer(data, normalized)
 
 
 def _rows(connection: sa.Connection, statement: sa.Select[Any], chunk: int) -> Iterator[Any]:
