@@ -22,6 +22,7 @@ from bus.settings import load_settings
 from sync.canonical import canonical_id
 from sync.conflicts import DECISIONS
 from sync.evaluate import evaluate, read_truth
+from sync.fullrun import StoreChanged
 from sync.lookup import iter_xref, status
 from sync.partition import WORKER, worker_router
 from sync.report import build_report, render_html, render_markdown
@@ -76,20 +77,12 @@ def _lines(path: Path) -> int:
 def run(as_json: bool, partitions: int | None, timeout: float) -> None:
     """Full reconciliation: match every record, keep ids stable, persist, publish changes."""
     service = _service()
-    if partitions is not None:
-        outcome = asyncio.run(_partitioned(service, partitions, timeout))
-    else:
-        stages = {"load": "records loaded", "match": "matched", "persist": "persisted"}
-        with click.progressbar(length=len(stages), label="reconciling",
-                               file=sys.stderr) as bar:
-            def step(stage: str, _n: int) -> None:
-                bar.label = stages.get(stage, stage)
-                bar.update(1)
-
-            outcome = service.run(progress=step, keep_engine=False)  # nothing follows
-    summary = outcome.to_json()
+    try:
+        outcome = _run(service, partitions, timeout)
+    except StoreChanged as changed:
+        raise click.ClickException(str(changed)) from None
     if as_json:
-        emit_one(summary, as_json=True)
+        emit_one(outcome.to_json(), as_json=True)
         return
     click.echo(f"{outcome.records} records -> {outcome.customers} customers "
                f"({outcome.new_customers} new, {outcome.moved} records moved, "
@@ -97,6 +90,18 @@ def run(as_json: bool, partitions: int | None, timeout: float) -> None:
                f"{outcome.golden_changed} golden records changed, "
                f"{outcome.conflicts} new conflicts, {outcome.events} events staged "
                f"in {outcome.seconds:.1f} s")
+
+
+def _run(service: SyncService, partitions: int | None, timeout: float) -> Outcome:
+    if partitions is not None:
+        return asyncio.run(_partitioned(service, partitions, timeout))
+    stages = {"load": "records loaded", "match": "matched", "persist": "persisted"}
+    with click.progressbar(length=len(stages), label="reconciling", file=sys.stderr) as bar:
+        def step(stage: str, _n: int) -> None:
+            bar.label = stages.get(stage, stage)
+            bar.update(1)
+
+        return service.run(progress=step, keep_engine=False)  # nothing follows
 
 
 async def _partitioned(service: SyncService, partitions: int, timeout: float) -> Outcome:

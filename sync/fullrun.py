@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bus.errors import TransientError
 from sync.commit import Outcome, ResultWriter, bump_generation
 from sync.match import Matcher, MatchSettings
 from sync.match.parallel import Wire
@@ -43,6 +44,7 @@ __all__ = [
     "STORED",
     "Loaded",
     "Matched",
+    "StoreChanged",
     "finish_run",
     "load_state",
     "match_stored",
@@ -62,6 +64,8 @@ class Loaded:
     previous: dict[RecordKey, str]
     decisions: Decisions
     changed: set[RecordKey] | None
+    generation: int = 0
+    """The store's generation they were read at: :func:`finish_run` writes only onto it"""
 
 
 @dataclass(slots=True)
@@ -85,13 +89,25 @@ class Matched:
 def load_state(engine: sa.Engine, *, with_records: bool) -> Loaded:
     """The xref, decisions and changes a run starts from (and every record, if asked)."""
     with engine.connect() as connection:
+        generation = _generation(connection)  # first: a commit after any read moves it
         last_run = read_state(connection, "last_run_at")
         return Loaded(
             records={r.key: r for r in iter_records(connection)} if with_records else None,
             previous=read_xref(connection),
             decisions=load_decisions(connection),
             changed=changed_since(connection, float(last_run)) if last_run else None,
+            generation=generation,
         )
+
+
+class StoreChanged(TransientError):
+    """Another import, change or decision was committed while the run matched: its answer
+    is of records and customers that are no longer the store's, so it is not written (a
+    merge's customer could have lost every record, another's links moved). Run again."""
+
+
+def _generation(connection: sa.Connection) -> int:
+    return int(read_state(connection, "generation") or 0)
 
 
 def match_stored(engine: sa.Engine, settings: MatchSettings, decisions: Decisions) -> Matcher:
@@ -138,6 +154,9 @@ def finish_run(
     generation. ``began`` (``time.perf_counter``) times the whole run for the summary."""
     started = time.time()
     with engine.begin() as connection:
+        if (now := _generation(connection)) != loaded.generation:
+            raise StoreChanged(f"the store moved from generation {loaded.generation} to {now} "
+                               "while the run matched: nothing was written, run again")
         outcome = writer.commit(
             connection,
             groups=matched.groups,

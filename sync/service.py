@@ -31,7 +31,14 @@ from bus.schema import default_registry
 from sync.canonical import RecordChange, canonical_record
 from sync.commit import Outcome, ResultWriter, bump_generation
 from sync.conflicts import DECISIONS, Resolution, decision_pairs
-from sync.fullrun import Matched, finish_run, load_state, match_stored, partitions_matched
+from sync.fullrun import (
+    Matched,
+    StoreChanged,
+    finish_run,
+    load_state,
+    match_stored,
+    partitions_matched,
+)
 from sync.golden import GoldenRecord, build_golden
 from sync.incremental import apply_result
 from sync.match import Matcher, MatchSettings, collector_paused, reconcile
@@ -147,7 +154,25 @@ class SyncService:
         process (:meth:`apply` then needs no rebuild). A one-shot ``esb sync run`` lets
         it go before the write stage, which then reuses the memory its blocks, scored
         pairs and index held (at 200k accounts the run's peak is 170 MB lower).
+
+        A run writes only onto the store it matched: when another process commits an
+        import, change or decision meanwhile, that attempt writes nothing and the run
+        matches again, up to ``SyncSettings.run_attempts`` times (then
+        :class:`~sync.fullrun.StoreChanged`).
         """
+        for attempt in range(1, self.settings.run_attempts + 1):
+            try:
+                return self._run_once(actor=actor, progress=progress, keep_engine=keep_engine)
+            except StoreChanged as changed:
+                if attempt == self.settings.run_attempts:
+                    raise
+                log.warning("full run, attempt %d of %d: %s", attempt,
+                            self.settings.run_attempts, changed)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _run_once(
+        self, *, actor: str | None, progress: Progress | None, keep_engine: bool
+    ) -> Outcome:
         began = time.perf_counter()
         with self._lock, collector_paused():
             self._matcher = None  # the last state is not held while the next is built

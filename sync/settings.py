@@ -73,6 +73,9 @@ leave through the bus's transactional outbox in the same transaction.
     match: dict[str, Any] = Field(
         default_factory=dict, description="matching engine settings (sync.match.MatchSettings)")
     batch_size: int = Field(5000, ge=100, description="rows per bulk insert")
+    run_attempts: int = Field(
+        3, ge=1, description="matches a full run tries when other writers keep changing the "
+        "store while it matches (each attempt that finds the store changed writes nothing)")
     publish_initial_links: bool = Field(
         False, description="publish sync.customer.linked.v1 for every record of the very "
                            "first reconciliation (off: a first load of 1M records stays quiet)")
