@@ -15,6 +15,11 @@ the schema check for exactly those objects when its validator is the one that
 checked them. Bytes
 that came through a broker, a database (the outbox) or an edit (a dead letter
 replayed) are new objects: always checked.
+
+For those same bytes the decode takes the envelope's immutable fields (ids, type,
+time) from the envelope they were encoded from instead of rebuilding them from text
+(:func:`bus.envelope.decode_sent`); the payload is still parsed from the bytes, so
+the consumer's copy is its own and the publisher's dictionaries are never shared.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bus.envelope import Envelope, decode, encode
+from bus.envelope import Envelope, Sent, decode, decode_sent, encode, sent
 from bus.errors import EsbError
 from bus.settings import DeliverySettings
 
@@ -38,8 +43,9 @@ _BODY_KEPT_UP_TO = 16 * 1024
 _ENVELOPES_KEPT = 256
 """Envelopes checked and not encoded yet (an outbox write encodes none of them)."""
 
-_CHECKED: dict[Validator, dict[int, bytes]] = {}
-"""Per validator: id(body) -> body, for the bodies encoded from envelopes it passed.
+_CHECKED: dict[Validator, dict[int, Sent]] = {}
+"""Per validator: id(body) -> the body and its envelope's fields, for the bodies encoded
+from envelopes it passed.
 Shared by the buses of a process: on memory:// the publisher is often another bus."""
 
 
@@ -80,12 +86,15 @@ class EdgeChecks:
             bodies = self._bodies
             if len(bodies) >= _BODIES_KEPT:
                 bodies.clear()  # those in flight are checked again: once per thousands
-            bodies[id(body)] = body
+            bodies[id(body)] = sent(envelope, body)
         return body
 
     def decode(self, body: bytes, *, message_id: str | None = None) -> Envelope:
         """Bytes from the broker to a checked envelope (consume side)."""
         limit = self.delivery.max_message_bytes
+        known = self._bodies.get(id(body))
+        if known is not None and known[0] is body and len(body) <= limit:
+            return decode_sent(known)  # checked when it was sent, by this validator
         try:
             if body[:64].lstrip().startswith(b"<"):
                 envelope = _decode_xml(body, limit)
@@ -94,7 +103,7 @@ class EdgeChecks:
         except EsbError as error:
             error.message_id = error.message_id or message_id
             raise
-        if self.delivery.validate_on_consume and self._bodies.get(id(body)) is not body:
+        if self.delivery.validate_on_consume:
             self.check(envelope)
         return envelope
 

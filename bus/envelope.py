@@ -21,7 +21,8 @@ import orjson
 
 from bus.errors import MalformedMessage, MessageTooLarge
 
-__all__ = ["MESSAGE_TYPE_PATTERN", "Envelope", "decode", "encode", "new_message_id"]
+__all__ = ["MESSAGE_TYPE_PATTERN", "Envelope", "Sent", "decode", "decode_sent", "encode",
+           "new_message_id", "sent"]
 
 MESSAGE_TYPE_PATTERN = re.compile(
     r"^(?P<domain>[a-z][a-z0-9_]*)\.(?P<entity>[a-z][a-z0-9_]*)"
@@ -193,6 +194,7 @@ _set_correlation_id: _Setter = _SLOTS["correlation_id"].__set__
 _set_causation_id: _Setter = _SLOTS["causation_id"].__set__
 _set_key: _Setter = _SLOTS["key"].__set__
 _set_headers: _Setter = _SLOTS["headers"].__set__
+_new_envelope = object.__new__
 
 
 def _id_of(data: Any) -> str | None:
@@ -201,8 +203,67 @@ def _id_of(data: Any) -> str | None:
 
 
 def encode(envelope: Envelope) -> bytes:
-    """The wire form: compact UTF-8 JSON."""
-    return orjson.dumps(envelope.to_dict())
+    """The wire form: compact UTF-8 JSON (:meth:`Envelope.to_dict`, built inline).
+
+    A time in UTC (every envelope the bus makes) is left to orjson, which writes what
+    ``isoformat()`` does (``2026-11-26T10:00:00.123456+00:00``, no fraction when it is
+    zero) at a quarter of its cost; any other zone goes through ``isoformat()``.
+    """
+    headers = envelope.headers
+    occurred_at = envelope.occurred_at
+    return orjson.dumps({
+        "id": envelope.id,
+        "type": envelope.type,
+        "source": envelope.source,
+        "occurred_at": occurred_at if occurred_at.tzinfo is UTC else occurred_at.isoformat(),
+        "correlation_id": envelope.correlation_id,
+        "causation_id": envelope.causation_id,
+        "schema_version": envelope.schema_version,
+        "key": envelope.key,
+        "headers": headers if type(headers) is dict else dict(headers),
+        "payload": envelope.payload,
+    })
+
+
+Sent = tuple[bytes, str, str, str, datetime, str, str | None, str | None]
+"""What :func:`decode_sent` needs of an envelope besides its bytes: the body and the
+fields that are immutable values (type, source, id, time, correlation, causation, key).
+A tuple of atoms, which the cyclic garbage collector stops tracking."""
+
+
+def sent(envelope: Envelope, body: bytes) -> Sent:
+    """``envelope``'s immutable fields with ``body``, its :func:`encode`."""
+    return (body, envelope.type, envelope.source, envelope.id, envelope.occurred_at,
+            envelope.correlation_id, envelope.causation_id, envelope.key)
+
+
+def decode_sent(known: Sent) -> Envelope:
+    """:func:`decode` of bytes this process encoded from an envelope it has already checked.
+
+    The payload and headers are parsed from the bytes again, so the consumer gets
+    its own copies (nothing mutable is shared with the publisher, and they are what
+    :func:`decode` would give: JSON's types). What :meth:`Envelope.from_dict` would
+    rebuild from text — the time, the ids, the type's check — is taken from the
+    envelope the bytes came from: immutable values, equal to what parsing gives.
+    """
+    body, type_, source, id_, occurred_at, correlation_id, causation_id, key = known
+    data = orjson.loads(body)
+    headers = data["headers"]
+    if not all(type(value) is str for value in headers.values()):
+        headers = {name: str(value) for name, value in headers.items()}
+    if occurred_at.tzinfo is not UTC:  # parsing gives a fixed offset, not a named zone
+        occurred_at = datetime.fromisoformat(data["occurred_at"])
+    envelope: Envelope = _new_envelope(Envelope)
+    _set_type(envelope, type_)
+    _set_payload(envelope, data["payload"])
+    _set_source(envelope, source)
+    _set_id(envelope, id_)
+    _set_occurred_at(envelope, occurred_at)
+    _set_correlation_id(envelope, correlation_id)
+    _set_causation_id(envelope, causation_id)
+    _set_key(envelope, key)
+    _set_headers(envelope, headers)
+    return envelope
 
 
 def decode(body: bytes, *, max_bytes: int | None = None) -> Envelope:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
@@ -70,11 +70,14 @@ class Subscription:
             raise ValueError("concurrency must be at least 1")
         _plan(self.handler)  # fail at import time, not at the first message
 
-    async def invoke(self, envelope: Envelope, context: Context) -> Any:
+    def invoke(self, envelope: Envelope, context: Context) -> Awaitable[Any]:
+        """The handler's run, to await: a coroutine handler's own coroutine (no coroutine
+        around it, one per message), a synchronous one's in a worker thread."""
         arguments = [build(envelope, context) for build in _plan(self.handler)]
         if self.handler in _COROUTINES:
-            return await self.handler(*arguments)
-        return await asyncio.to_thread(self.handler, *arguments)
+            running: Awaitable[Any] = self.handler(*arguments)
+            return running
+        return asyncio.to_thread(self.handler, *arguments)
 
 
 _PLANS: dict[Handler, list[Callable[[Envelope, Context], Any]]] = {}

@@ -91,15 +91,22 @@ class AnswerCache:
     def put(self, section: str, request: Mapping[str, Any], payload: Mapping[str, Any],
             tags: Collection[str], *, asked_at: float) -> bool:
         """Store an answer unless one of its tags changed after ``asked_at`` (monotonic)."""
-        if any(self._invalidated.get(tag, -1.0) >= asked_at for tag in tags):
+        invalidated = self._invalidated
+        if invalidated and any(invalidated.get(tag, -1.0) >= asked_at for tag in tags):
             return False
         key = _key(section, request)
-        self._drop(key)
+        if key in self._entries:
+            self._drop(key)
         entry: _Stored = (section, orjson.dumps(payload), self.clock(), time.time(),
-                          tuple(set(tags)))
+                          tuple(tags if isinstance(tags, set | frozenset) else set(tags)))
         self._entries[key] = entry
+        by_tag = self._by_tag
         for tag in entry[4]:
-            self._by_tag.setdefault(tag, {})[key] = None
+            keys = by_tag.get(tag)
+            if keys is None:
+                by_tag[tag] = {key: None}
+            else:
+                keys[key] = None
         while len(self._entries) > self.size:
             self._drop(next(iter(self._entries)))
         return True

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bus.context import Context
 from bus.delivery.idempotency import AlreadyProcessed
+from bus.delivery.lane import Lane
 from bus.delivery.redeliveries import poison_reason
 from bus.delivery.retry import Decision, failure_reason, stack_summary
 from bus.delivery.rpc import ERROR_HEADER, deadline_passed
@@ -51,7 +52,7 @@ class SubscriptionWorker:
         self.subscription = subscription
         self.queue = queue
         self._consumer: Consumer | None = None
-        self._lanes: list[asyncio.Queue[Delivery | None]] = []
+        self._lanes: list[Lane] = []
         self._lane_tasks: list[asyncio.Task[None]] = []
         self._load: list[int] = []
         """Per lane: deliveries queued in it or being processed."""
@@ -66,8 +67,7 @@ class SubscriptionWorker:
         """Start the lanes and (unless ``paused``) consuming."""
         self.paused = paused
         for index in range(self.subscription.concurrency):
-            lane: asyncio.Queue[Delivery | None] = asyncio.Queue()
-            self._lanes.append(lane)
+            self._lanes.append(Lane())
             self._load.append(0)
             self._idle.add(index)
             self._lane_tasks.append(asyncio.get_running_loop().create_task(
@@ -110,7 +110,8 @@ class SubscriptionWorker:
         """Requeue the deliveries waiting in the lanes, not yet taken into a batch."""
         waiting: list[Delivery] = []
         for index, lane in enumerate(self._lanes):
-            taken = [lane.get_nowait() for _ in range(lane.qsize())]
+            taken = list(lane.ready)
+            lane.ready.clear()
             deliveries = [delivery for delivery in taken if delivery is not None]
             if deliveries:
                 self._done(index, deliveries)
@@ -139,7 +140,7 @@ class SubscriptionWorker:
         self._in_flight.clear()
 
     async def _enqueue(self, delivery: Delivery) -> None:
-        self._lanes[self._lane_for(delivery)].put_nowait(delivery)
+        self._lanes[self._lane_for(delivery)].put(delivery)
 
     def _lane_for(self, delivery: Delivery) -> int:
         lanes = len(self._lanes)
@@ -172,13 +173,21 @@ class SubscriptionWorker:
     async def _drain(self, index: int) -> None:
         """Take what has arrived in one go, look all its ids up at once, process in order."""
         lane = self._lanes[index]
+        ready = lane.ready
         while True:
-            batch = [await lane.get()]
-            while not lane.empty() and len(batch) < BATCH:
-                batch.append(lane.get_nowait())
+            if not ready:
+                await lane.arrived()
+            batch = [ready.popleft() for _ in range(min(len(ready), BATCH))]
             deliveries = [d for d in batch if d is not None]
             try:
-                await self._process_batch(deliveries)
+                if self.subscription.idempotent:
+                    await self._process_batch(deliveries)
+                else:  # no look-up to share: each in turn, one coroutine less per message
+                    for delivery in deliveries:
+                        if self._giving_back:  # paused meanwhile, past its grace
+                            await self._give_back(delivery)
+                        else:
+                            await self.process(delivery)
             finally:
                 self._done(index, deliveries)
             if len(deliveries) < len(batch):
@@ -253,9 +262,9 @@ class SubscriptionWorker:
             await delivery.ack()
             self.bus.note(envelope.id, "duplicate", self.queue, delivery.attempt, started, trace_id)
             return
+        attempt = delivery.attempt
         context = Context(envelope=envelope, subscription=subscription, queue=self.queue,
-                          attempt=delivery.attempt, bus=self.bus,
-                          redelivered=delivery.redelivered)
+                          attempt=attempt, bus=self.bus, redelivered=delivery.redelivered)
         try:
             result = await subscription.invoke(envelope, context)
         except AlreadyProcessed:
@@ -265,7 +274,7 @@ class SubscriptionWorker:
             status = "processed"
         if subscription.reply_type and delivery.reply_to:
             await self._reply(delivery, envelope, result)
-        self.bus.note(envelope.id, status, self.queue, delivery.attempt, started, trace_id)
+        self.bus.note(envelope.id, status, self.queue, attempt, started, trace_id)
         if context.recorded:
             self.bus.ledger.remembered(self.queue, envelope.id)
         if subscription.idempotent and not context.recorded and status == "processed":
@@ -286,7 +295,8 @@ class SubscriptionWorker:
 
     async def _reply(self, delivery: Delivery, request: Envelope, result: Any) -> None:
         assert self.subscription.reply_type is not None and delivery.reply_to is not None
-        payload = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+        payload = result if type(result) is dict or not hasattr(result, "model_dump") \
+            else result.model_dump(mode="json")
         reply = request.caused(self.subscription.reply_type, payload or {}, self.bus.source)
         self.bus.validate(reply)
         await self.bus.transport.send_to_queue(delivery.reply_to, OutgoingMessage(

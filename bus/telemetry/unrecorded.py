@@ -55,7 +55,7 @@ class UnrecordedSpan:
     per message; its ``span`` object is only built if someone asks for it.
     """
 
-    __slots__ = ("_current", "_ids", "_span", "_token", "headers", "trace_id")
+    __slots__ = ("_current", "_headers", "_ids", "_span", "_token", "trace_id")
 
     def __init__(self, trace_id: int, flags: int, *, current: bool = True) -> None:
         span_id = _random.getrandbits(64) or 1
@@ -63,8 +63,17 @@ class UnrecordedSpan:
         self._span: NonRecordingSpan | None = None
         self._current = current
         self.trace_id = f"{trace_id:032x}"
-        self.headers = {"traceparent": f"00-{self.trace_id}-{span_id:016x}-{flags:02x}"}
+        self._headers: dict[str, str] | None = None
         self._token: object = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``traceparent`` to send on: built when asked (a publish always asks, a consume
+        span seldom does: its children are spans of their own)."""
+        if self._headers is None:
+            _trace_id, span_id, flags = self._ids
+            self._headers = {"traceparent": f"00-{self.trace_id}-{span_id:016x}-{flags:02x}"}
+        return self._headers
 
     @property
     def span(self) -> NonRecordingSpan:

@@ -52,9 +52,14 @@ def dead_letter_queue(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OutgoingMessage:
-    """What a transport sends: opaque body plus the metadata brokers route on."""
+    """What a transport sends: opaque body plus the metadata brokers route on.
+
+    Its ``__init__`` is written out (as :class:`~bus.envelope.Envelope`'s is): a
+    frozen dataclass's sets each of the nine fields through ``object.__setattr__``,
+    and a request-reply sends two of these.
+    """
 
     body: bytes
     routing_key: str
@@ -68,6 +73,35 @@ class OutgoingMessage:
     """A request or a reply, worth nothing after its deadline: a broker may keep it in
     memory only and the send need not wait for its confirm (a lost one costs the
     deadline, which the caller has anyway). Events are never transient."""
+
+    def __init__(self, body: bytes, routing_key: str, message_id: str,
+                 headers: Mapping[str, Any] | None = None,
+                 content_type: str = "application/json", correlation_id: str | None = None,
+                 reply_to: str | None = None, type: str | None = None,
+                 transient: bool = False) -> None:
+        _set_body(self, body)
+        _set_routing_key(self, routing_key)
+        _set_message_id(self, message_id)
+        _set_headers(self, {} if headers is None else headers)
+        _set_content_type(self, content_type)
+        _set_correlation_id(self, correlation_id)
+        _set_reply_to(self, reply_to)
+        _set_type(self, type)
+        _set_transient(self, transient)
+
+
+# The slots' own setters: what a frozen dataclass's object.__setattr__ ends up calling.
+_Setter = Callable[[OutgoingMessage, Any], None]
+_SLOTS = vars(OutgoingMessage)
+_set_body: _Setter = _SLOTS["body"].__set__
+_set_routing_key: _Setter = _SLOTS["routing_key"].__set__
+_set_message_id: _Setter = _SLOTS["message_id"].__set__
+_set_headers: _Setter = _SLOTS["headers"].__set__
+_set_content_type: _Setter = _SLOTS["content_type"].__set__
+_set_correlation_id: _Setter = _SLOTS["correlation_id"].__set__
+_set_reply_to: _Setter = _SLOTS["reply_to"].__set__
+_set_type: _Setter = _SLOTS["type"].__set__
+_set_transient: _Setter = _SLOTS["transient"].__set__
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ __all__ = ["MemoryTransport"]
 
 @dataclass(slots=True)
 class _Stored:
+    """A message handed back (requeued): a first delivery waits as its bare message."""
+
     message: OutgoingMessage
     redelivered: bool = False
 
@@ -46,7 +48,8 @@ class _Stored:
 @dataclass(slots=True)
 class _Queue:
     spec: QueueSpec
-    ready: deque[_Stored] = field(default_factory=deque)
+    ready: deque[_Stored | OutgoingMessage] = field(default_factory=deque)
+    """A message as sent (first delivery), or wrapped with its redelivered flag."""
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     consumers: int = 0
     attached: list[_MemoryConsumer] = field(default_factory=list)
@@ -79,7 +82,8 @@ class _Broker:
         except KeyError:
             raise LookupError(f"queue {name!r} is not declared") from None
 
-    def put(self, queue_name: str, stored: _Stored, *, front: bool = False) -> None:
+    def put(self, queue_name: str, stored: _Stored | OutgoingMessage, *,
+            front: bool = False) -> None:
         queue = self.queue(queue_name)
         if front:
             queue.ready.appendleft(stored)
@@ -109,19 +113,21 @@ _ROUTES_KEPT = 10_000
 class _MemoryDelivery(Delivery):
     __slots__ = ("_consumer",)
 
-    def __init__(self, consumer: _MemoryConsumer, stored: _Stored) -> None:
-        message = stored.message
-        super().__init__(
-            body=message.body,
-            queue=consumer.queue_name,
-            routing_key=message.routing_key,
-            message_id=message.message_id,
-            headers=message.headers,
-            redelivered=stored.redelivered,
-            correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
-            type=message.type,
-        )
+    def __init__(self, consumer: _MemoryConsumer, stored: _Stored | OutgoingMessage) -> None:
+        # Delivery.__init__'s fields set here, without its keyword call: one per message
+        if isinstance(stored, _Stored):
+            message, self.redelivered = stored.message, stored.redelivered
+        else:
+            message, self.redelivered = stored, False
+        self.body = message.body
+        self.queue = consumer.queue_name
+        self.routing_key = message.routing_key
+        self.message_id = message.message_id
+        self.headers = message.headers
+        self.correlation_id = message.correlation_id
+        self.reply_to = message.reply_to
+        self.type = message.type
+        self.settled = False
         self._consumer = consumer
 
     def _release(self) -> bool:
@@ -145,7 +151,7 @@ class _MemoryDelivery(Delivery):
         if not self._release():
             return
         # A new attempt, not a redelivery (as RabbitMQ hands it back from a retry tier).
-        again = _Stored(self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1}))
+        again = self.as_outgoing(**{ATTEMPT_HEADER: self.attempt + 1})
         loop = asyncio.get_running_loop()
         loop.call_later(max(delay, 0.0), self._consumer.broker.put, self.queue, again)
 
@@ -164,7 +170,7 @@ class _MemoryDelivery(Delivery):
             DEATH_HEADERS["queue"]: self.queue,
             DEATH_HEADERS["at"]: f"{time.time():.3f}",
         })
-        broker.put(dead_letter_queue(self.queue), _Stored(dead))
+        broker.put(dead_letter_queue(self.queue), dead)
 
 
 class _MemoryConsumer(Consumer):
@@ -311,7 +317,7 @@ class MemoryTransport(Transport):
     async def publish(self, exchange: str, message: OutgoingMessage) -> None:
         broker = self.broker
         for queue in broker.route(exchange, message.routing_key):
-            broker.put(queue, _Stored(message))
+            broker.put(queue, message)
 
     async def publish_many(self, exchange: str, messages: Sequence[OutgoingMessage]) -> None:
         for message in messages:
@@ -321,9 +327,9 @@ class MemoryTransport(Transport):
         broker = self.broker
         broker.queue(queue)
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay, broker.put, queue, _Stored(message))
+            asyncio.get_running_loop().call_later(delay, broker.put, queue, message)
         else:
-            broker.put(queue, _Stored(message))
+            broker.put(queue, message)
 
     async def consume(
         self, queue: str, callback: DeliveryCallback, *, prefetch: int = 100,
