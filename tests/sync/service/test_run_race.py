@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,13 +27,19 @@ from sync.store.records import load_records
 from sync.store.xref import read_xref
 
 
+def _reconciled(generated: Path, store_engine: sa.Engine, **settings: Any
+                ) -> tuple[SyncService, list[SourceRecord]]:  # fmt: skip
+    """A service (one worker) whose store holds the directory, reconciled once; its records."""
+    service = SyncService(store_engine, SyncSettings(match={"workers": 1}, **settings))
+    service.import_directory(generated)
+    service.run()
+    return service, [canonical_record(r) for r in read_directory(generated)]
+
+
 def test_a_run_whose_store_changed_while_it_matched_writes_nothing(
     generated: Path, store_engine: sa.Engine
 ) -> None:
-    service = SyncService(store_engine, SyncSettings(match={"workers": 1}))
-    service.import_directory(generated)
-    service.run()
-    every = [canonical_record(r) for r in read_directory(generated)]
+    service, every = _reconciled(generated, store_engine)
     pick = random.Random(3)
     accounts = pick.sample([r for r in every if r.system == "billing"], 40)
     cards = pick.sample([r for r in every if r.system == "crm"], 40)
@@ -86,10 +93,7 @@ def _another_writer_on_first_load(store_engine: sa.Engine, service: SyncService,
 def test_a_run_whose_store_changed_matches_again_and_writes_the_store_as_it_is(
     generated: Path, store_engine: sa.Engine
 ) -> None:
-    service = SyncService(store_engine, SyncSettings(match={"workers": 1}))
-    service.import_directory(generated)
-    service.run()
-    every = [canonical_record(r) for r in read_directory(generated)]
+    service, every = _reconciled(generated, store_engine)
     deleted = every[0]
     phases: list[str] = []
     changes = _another_writer_on_first_load(store_engine, service, deleted)
@@ -109,10 +113,7 @@ def test_a_run_whose_store_changed_matches_again_and_writes_the_store_as_it_is(
 def test_a_run_out_of_attempts_says_the_store_changed_and_writes_nothing(
     generated: Path, store_engine: sa.Engine
 ) -> None:
-    service = SyncService(store_engine, SyncSettings(match={"workers": 1}, run_attempts=1))
-    service.import_directory(generated)
-    service.run()
-    every = [canonical_record(r) for r in read_directory(generated)]
+    service, every = _reconciled(generated, store_engine, run_attempts=1)
     with store_engine.connect() as connection:
         xref_before = read_xref(connection)
 
