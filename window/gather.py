@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bus.delivery.lane import Lane
 from bus.delivery.rpc import RemoteError
 from bus.errors import EsbError, RequestTimeout
 from window.backends import BACKENDS, Backend, reply_fault
@@ -69,11 +70,11 @@ class Gatherer:
         wanted = [b for b in self.backends if sections is None or b.section in sections]
         answers: dict[str, Answer] = {}
         pending: dict[asyncio.Task[Answer], Backend] = {}
-        finished = _Finished()
+        finished = Lane[asyncio.Task[Answer]]()  # each task tells when it is done
         try:
             while True:
                 self._launch(wanted, identity, answers, pending, started, use_cache,
-                             finished.add)
+                             finished.put)
                 if not pending:
                     break
                 for task in await finished.taken():
@@ -171,34 +172,6 @@ class Gatherer:
         return Answer(backend, "cached", payload=cached.payload, reason=reason,
                       age=cached.age(self.cache.clock()), fetched_at=cached.fetched_wall,
                       request=request)
-
-
-class _Finished:
-    """The asks that are done, as each task's done-callback reports it: no
-    ``asyncio.wait`` re-arming every pending task, no queue's bookkeeping."""
-
-    __slots__ = ("_done", "_waiter")
-
-    def __init__(self) -> None:
-        self._done: list[asyncio.Task[Answer]] = []
-        self._waiter: asyncio.Future[None] | None = None
-
-    def add(self, task: asyncio.Task[Answer]) -> None:
-        self._done.append(task)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def taken(self) -> list[asyncio.Task[Answer]]:
-        """Every task done so far (at least one: waits for it), in the order they ended."""
-        while not self._done:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        done, self._done = self._done, []
-        return done
 
 
 def _outcome(task: asyncio.Task[Answer], backend: Backend) -> Answer:

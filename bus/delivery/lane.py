@@ -1,17 +1,19 @@
-"""A subscription lane's inbox: the deliveries waiting for its task, in order."""
+"""An inbox with one reader: what waits for one task, in order (a subscription lane's
+deliveries, a scatter-gather's finished asks)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-
-from bus.transport import Delivery
+from typing import Generic, TypeVar
 
 __all__ = ["Lane"]
 
+T = TypeVar("T")
 
-class Lane:
-    """A lane's waiting deliveries (None: stop), and the wake-up of its task when idle.
+
+class Lane(Generic[T]):
+    """What waits for one task, and the wake-up of that task when it is idle.
 
     What an ``asyncio.Queue`` does for one getter, without its bookkeeping (a deque of
     getters, unfinished-task counts, a loop check per call): a request-reply passes
@@ -21,10 +23,10 @@ class Lane:
     __slots__ = ("_waiter", "ready")
 
     def __init__(self) -> None:
-        self.ready: deque[Delivery | None] = deque()
+        self.ready: deque[T] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
-    def put(self, item: Delivery | None) -> None:
+    def put(self, item: T) -> None:
         self.ready.append(item)
         waiter = self._waiter
         if waiter is not None:
@@ -40,3 +42,10 @@ class Lane:
                 await waiter
             finally:
                 self._waiter = None
+
+    async def taken(self) -> list[T]:
+        """Everything waiting (at least one item: waits for it), in order; the lane empties."""
+        await self.arrived()
+        items = list(self.ready)
+        self.ready.clear()
+        return items

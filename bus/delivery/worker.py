@@ -52,7 +52,7 @@ class SubscriptionWorker:
         self.subscription = subscription
         self.queue = queue
         self._consumer: Consumer | None = None
-        self._lanes: list[Lane] = []
+        self._lanes: list[Lane[Delivery | None]] = []
         self._lane_tasks: list[asyncio.Task[None]] = []
         self._load: list[int] = []
         """Per lane: deliveries queued in it or being processed."""
@@ -67,7 +67,7 @@ class SubscriptionWorker:
         """Start the lanes and (unless ``paused``) consuming."""
         self.paused = paused
         for index in range(self.subscription.concurrency):
-            self._lanes.append(Lane())
+            self._lanes.append(Lane[Delivery | None]())
             self._load.append(0)
             self._idle.add(index)
             self._lane_tasks.append(asyncio.get_running_loop().create_task(
