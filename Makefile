@@ -18,10 +18,14 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/esb demo
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist), then the chaos test alone:
+# it restarts RabbitMQ, which the other tests must not see.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not chaos"
+	$(BIN)/python -m pytest -m chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

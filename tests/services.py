@@ -53,7 +53,12 @@ def _ensure_database() -> None:
         query = sa.text("select 1 from pg_database where datname = :n")
         exists = connection.scalar(query, {"n": name})
         if not exists:
-            connection.execute(sa.text(f'create database "{name}"'))
+            try:
+                connection.execute(sa.text(f'create database "{name}"'))
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # another test process
+                # (pytest-xdist) created it meanwhile
+                if not connection.scalar(query, {"n": name}):
+                    raise
     admin.dispose()
 
 
