@@ -101,14 +101,16 @@ def _run(service: SyncService, partitions: int | None, timeout: float) -> Outcom
             bar.label = stages.get(stage, stage)
             bar.update(1)
 
-        return service.run(progress=step, keep_engine=False)  # nothing follows
+        return service.run(progress=step, keep_engine=False,  # nothing follows
+                           settle=service.settle_seconds)
 
 
 async def _partitioned(service: SyncService, partitions: int, timeout: float) -> Outcome:
     bus = Bus(load_settings(), source="sync", engine=service.engine)
     await bus.start(consume=False)
     try:
-        return await service.run_partitioned(bus, partitions, timeout=timeout)
+        return await service.run_partitioned(bus, partitions, timeout=timeout,
+                                             settle=service.settle_seconds)
     finally:
         await bus.stop()
 

@@ -1,6 +1,7 @@
 """The synchronizer as a bus component (``esb.adapters`` entry point ``sync``).
 
-It runs the incremental consumer and the customer look-up (:mod:`sync.handlers`)
+It runs the incremental consumer and the customer look-up (:mod:`sync.handlers`),
+holds the consumer back while a full run holds the store (:mod:`sync.hold`),
 and serves ``/v1/sync`` (:mod:`sync.api`). Its tables live in the bus's
 database, so the events it stages leave through the bus's outbox.
 """
@@ -16,6 +17,7 @@ from bus.adapters import Adapter, AdapterManifest, AdapterSettings, Health
 from sync.api import sync_api
 from sync.canonical import CHANGE_TYPES
 from sync.handlers import router
+from sync.hold import HoldWatch
 from sync.lookup import status
 from sync.service import SyncService
 from sync.settings import SyncSettings
@@ -49,6 +51,14 @@ class SyncComponent(Adapter):
             raise TypeError("SyncComponent needs SyncSettings")
         self.service = SyncService(bus.engine, settings, source=router.source,
                                    on_commit=bus.outbox_relay_poke)
+
+        self.hold_watch = HoldWatch(bus.engine, bus, settings.hold_poll_seconds)
+
+    async def start(self) -> None:
+        self.hold_watch.start()
+
+    async def stop(self) -> None:
+        await self.hold_watch.stop()
 
     def provide(self) -> dict[type, object]:
         return {SyncService: self.service}

@@ -15,6 +15,7 @@ from bus.envelope import Envelope
 from bus.errors import SchemaViolation
 from bus.router import Router
 from sync.canonical import CHANGE_TYPES, record_of_change
+from sync.hold import CHANGES
 from sync.lookup import answer
 from sync.partition import worker_router
 from sync.service import SyncService
@@ -25,7 +26,7 @@ router = Router(source="sync")
 router.include(worker_router)  # every synchronizer process is also a match worker
 
 
-@router.subscriber("sync.changes", *sorted(CHANGE_TYPES), ordered=True)
+@router.subscriber(CHANGES, *sorted(CHANGE_TYPES), ordered=True)
 def apply_change(envelope: Envelope, service: SyncService) -> None:
     """Upsert the changed record, re-match its neighbourhood, publish what changed."""
     try:

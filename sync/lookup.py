@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from sync.canonical import canonical_id, golden_customer
 from sync.golden import GoldenRecord, GoldenValue
+from sync.hold import current_hold
 from sync.normalize import normalize_inn, normalize_phone
 from sync.store.golden import find_customers, load_golden
 from sync.store.queue import count_conflicts
@@ -107,6 +108,7 @@ def status(connection: sa.Connection) -> dict[str, Any]:
     retired = connection.execute(sa.select(sa.func.count()).select_from(customers)
                                  .where(customers.c.retired_into.is_not(None))).scalar()
     linked = connection.execute(sa.select(sa.func.count()).select_from(xref)).scalar()
+    hold = current_hold(connection)
     return {
         "records": count_records(connection),
         "linked_records": int(linked or 0),
@@ -115,6 +117,7 @@ def status(connection: sa.Connection) -> dict[str, Any]:
         "conflicts": count_conflicts(connection),
         "last_run": read_state(connection, "last_run"),
         "last_run_at": _iso(read_state(connection, "last_run_at")),
+        "full_run_holding_since": None if hold is None else _iso(hold.since),
     }
 
 

@@ -40,6 +40,7 @@ from sync.fullrun import (
     partitions_matched,
 )
 from sync.golden import GoldenRecord, build_golden
+from sync.hold import RunHold
 from sync.incremental import apply_result
 from sync.match import Matcher, MatchSettings, collector_paused, reconcile
 from sync.model import RecordKey, SourceRecord
@@ -101,6 +102,12 @@ class SyncService:
         self._writer = ResultWriter(self.settings, source, default_registry())
 
     @property
+    def settle_seconds(self) -> float:
+        """How long a run from another process than ``esb run`` waits, holding the store,
+        for the incremental consumers to see the hold and pause (one and a half looks)."""
+        return 1.5 * self.settings.hold_poll_seconds
+
+    @property
     def match_settings(self) -> MatchSettings:
         return MatchSettings(**self.settings.match)
 
@@ -147,6 +154,7 @@ class SyncService:
         actor: str | None = None,
         progress: Progress | None = None,
         keep_engine: bool = True,
+        settle: float = 0.0,
     ) -> Outcome:
         """Reconcile every stored record and persist what changed (see :mod:`sync.fullrun`).
 
@@ -158,16 +166,22 @@ class SyncService:
         A run writes only onto the store it matched: when another process commits an
         import, change or decision meanwhile, that attempt writes nothing and the run
         matches again, up to ``SyncSettings.run_attempts`` times (then
-        :class:`~sync.fullrun.StoreChanged`).
+        :class:`~sync.fullrun.StoreChanged`). While it runs it holds the store
+        (:mod:`sync.hold`): the incremental consumers of ``esb run`` let changes wait.
+        ``settle``: seconds to give them, once the hold is taken, to notice it and pause
+        before the run reads the store (``esb sync run``: :attr:`settle_seconds`).
         """
-        for attempt in range(1, self.settings.run_attempts + 1):
-            try:
-                return self._run_once(actor=actor, progress=progress, keep_engine=keep_engine)
-            except StoreChanged as changed:
-                if attempt == self.settings.run_attempts:
-                    raise
-                log.warning("full run, attempt %d of %d: %s", attempt,
-                            self.settings.run_attempts, changed)
+        with RunHold(self.engine, self.settings.run_hold_seconds):
+            time.sleep(settle)
+            for attempt in range(1, self.settings.run_attempts + 1):
+                try:
+                    return self._run_once(actor=actor, progress=progress,
+                                          keep_engine=keep_engine)
+                except StoreChanged as changed:
+                    if attempt == self.settings.run_attempts:
+                        raise
+                    log.warning("full run, attempt %d of %d: %s", attempt,
+                                self.settings.run_attempts, changed)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _run_once(
@@ -196,10 +210,19 @@ class SyncService:
         return outcome
 
     async def run_partitioned(
-        self, bus: Bus, partitions: int, *, actor: str | None = None, timeout: float = 600.0
+        self, bus: Bus, partitions: int, *, actor: str | None = None, timeout: float = 600.0,
+        settle: float = 0.0,
     ) -> Outcome:
         """A full run whose match step is done by workers on the bus, one partition each
-        (see :mod:`sync.partition`); persisted exactly as :meth:`run` persists."""
+        (see :mod:`sync.partition`); persisted exactly as :meth:`run` persists, holding
+        the store as :meth:`run` does."""
+        with RunHold(self.engine, self.settings.run_hold_seconds):
+            await asyncio.sleep(settle)
+            return await self._run_partitioned(bus, partitions, actor=actor, timeout=timeout)
+
+    async def _run_partitioned(
+        self, bus: Bus, partitions: int, *, actor: str | None, timeout: float
+    ) -> Outcome:
         began = time.perf_counter()
         loaded = await asyncio.to_thread(load_state, self.engine, with_records=True)
         records = loaded.records or {}

@@ -76,6 +76,13 @@ leave through the bus's transactional outbox in the same transaction.
     run_attempts: int = Field(
         3, ge=1, description="matches a full run tries when other writers keep changing the "
         "store while it matches (each attempt that finds the store changed writes nothing)")
+    run_hold_seconds: float = Field(
+        600.0, gt=0, description="how long a full run's hold on the incremental consumer "
+        "lasts unless the run renews it (it does, every sixth of this; a run that dies "
+        "on this host releases it at once): every synchronizer process pauses "
+        "sync.changes while a run holds the store")
+    hold_poll_seconds: float = Field(
+        1.0, gt=0, description="how often a synchronizer process looks for a full run's hold")
     publish_initial_links: bool = Field(
         False, description="publish sync.customer.linked.v1 for every record of the very "
                            "first reconciliation (off: a first load of 1M records stays quiet)")
