@@ -227,11 +227,11 @@ def _splink_rows(directory: Path) -> dict[str, list[Any]]:
     return rows
 
 
-def run_splink(directory: Path) -> dict[str, Any]:
+def splink_clusters(directory: Path, log_level: str = "WARNING") -> dict[tuple[str, str], int]:
+    """Splink's clusters of the directory's CRM and billing records (record key -> label)."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    start = time.perf_counter()
     db_api = DuckDBAPI()
     table = db_api.register(_splink_rows(directory))
     settings = SettingsCreator(
@@ -257,7 +257,7 @@ def run_splink(directory: Path) -> dict[str, Any]:
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    linker = Linker(table, settings, log_level="WARNING")
+    linker = Linker(table, settings, log_level=log_level)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("inn"), block_on("passport")], recall=0.8
     )
@@ -271,12 +271,18 @@ def run_splink(directory: Path) -> dict[str, Any]:
         predictions, threshold_match_probability=SPLINK_THRESHOLD
     )
     ids = clustered.as_dict()
-    wall = time.perf_counter() - start
     labels: dict[str, int] = {}
     clusters: dict[tuple[str, str], int] = {}
     for uid, cluster_id in zip(ids["unique_id"], ids["cluster_id"], strict=True):
         system, record_id = str(uid).split("|", 1)
         clusters[(system, record_id)] = labels.setdefault(str(cluster_id), len(labels))
+    return clusters
+
+
+def run_splink(directory: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    clusters = splink_clusters(directory)
+    wall = time.perf_counter() - start
     return {"wall_s": wall, "cpu_s": _cpu_s(), "peak_mb": _peak_mb(), "records": len(clusters),
             **_figures(clusters, directory)}  # fmt: skip
 

@@ -138,12 +138,12 @@ async def run(url: str, loop: str, args: argparse.Namespace, workdir: Path) -> N
         async with processes(url, prefix, workdir, loop, args) as (server, backend_child):
             in_process = json.loads(await line_of(server))
             port = int((await line_of(server)).split()[1])
-            http, cpu, incomplete = await over_http(server, backend_child, port, args)
+            http, cpu, incomplete, rate = await over_http(server, backend_child, port, args)
     finally:
         if url.startswith("amqp"):
             await delete_queues(url, prefix)
     where = "in their own process" if backend_child else "in the server process"
-    report(url, args, where, in_process, http, cpu, incomplete)
+    report(url, args, where, in_process, http, cpu, incomplete, rate)
 
 
 async def delete_queues(url: str, prefix: str) -> None:
@@ -183,8 +183,10 @@ class Connection:
 
 
 async def over_http(server: Child, backend_child: Child | None, port: int,
-                    args: argparse.Namespace) -> tuple[list[float], dict[str, float], int]:
-    """Latencies of the views over HTTP, and the CPU seconds per view of each process."""
+                    args: argparse.Namespace
+                    ) -> tuple[list[float], dict[str, float], int, float]:
+    """Latencies of the views over HTTP, the CPU seconds per view of each process, how
+    many views had a section missing, and the views served per second."""
     connections = [await Connection.open(port) for _ in range(args.concurrency)]
     idle = asyncio.Queue[Connection]()
     for connection in connections:
@@ -205,15 +207,17 @@ async def over_http(server: Child, backend_child: Child | None, port: int,
 
     try:
         began = await cpu_now(server, backend_child)
+        started = time.perf_counter()
         warm = args.concurrency  # the first round, all started together: reported apart
         samples = await in_rounds(warm + args.views, args.concurrency,
                                   lambda n: view(n + 3 * 10**6))
+        wall = time.perf_counter() - started
         ended = await cpu_now(server, backend_child)
     finally:
         for connection in connections:
             await connection.close()
     return samples, {name: (ended[name] - began[name]) / (warm + args.views)
-                     for name in began}, incomplete
+                     for name in began}, incomplete, (warm + args.views) / wall
 
 
 async def cpu_now(server: Child, backend_child: Child | None) -> dict[str, float]:
@@ -228,7 +232,7 @@ async def cpu_now(server: Child, backend_child: Child | None) -> dict[str, float
 
 
 def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str, object],
-           http: list[float], cpu: dict[str, float], incomplete: int) -> None:
+           http: list[float], cpu: dict[str, float], incomplete: int, rate: float) -> None:
     baseline, direct = in_process["baseline"], in_process["direct"]
     direct_first = in_process["direct_first_round"]
     assert isinstance(baseline, list) and isinstance(direct, list)
@@ -250,6 +254,9 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
         f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items())
         + f"; the server without HTTP {float(str(in_process['cpu_per_view'])) * 1000:.2f} ms"
         + ("; the server's CPU includes the backends'" if "server" in where else ""))
+    print(f"  {rate:.0f} views/s: the server process was busy "
+          f"{100 * rate * cpu['server process']:.0f} % of the time (views/s x its CPU per view; "
+          f"one core is all one process gets), and a view waits for the views ahead of it")
     print(f"  view p95 / baseline p95: scatter-gather "
           f"{percentile(direct, 95) / percentile(baseline, 95):.2f}, "
           f"HTTP {percentile(http, 95) / percentile(baseline, 95):.2f}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from sync.match.blocking import block_keys
-from sync.match.clustering import cluster
+from sync.match.clustering import ClashRule, cluster
 from sync.match.collector import collector_paused
 from sync.match.evidence import FieldWeights, SharedWeights
 from sync.match.firstload import FirstLoad
@@ -181,7 +181,10 @@ class Matcher(ScopedResult, FirstLoad):
         for i in members:
             self._joined.pop(i, None)
             self._refused.pop(i, None)
-        result = cluster(members, self._records, edges, must, cannot)
+        weights = self.settings.weights
+        clashes = ClashRule(accept, weights.first_disagree, weights.patronymic_disagree,
+                            weights.passport_disagree)
+        result = cluster(members, self._records, edges, must, cannot, clashes)
         del edges, must
         if self._root:
             self._root.update(result.root)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from rapidfuzz.distance import OSA
 
 from sync.match.settings import Weights
-from sync.normalize.persons import first_name_gender, initials_of
+from sync.normalize.persons import first_name_gender, first_names_near, initials_of
 from sync.normalize.record import NormalizedRecord
 
 __all__ = ["NEVER", "PairScorer", "pair_score", "pair_scorer", "score_pair"]
@@ -48,9 +48,15 @@ def _name_part(a: str, b: str, ai: str, bi: str, agree: float, fuzzy: float,
     if a and b:
         if a == b:
             return agree
-        if first_name_gender(a) and first_name_gender(b):
+        real_a, real_b = first_name_gender(a), first_name_gender(b)
+        if real_a and real_b:
             return disagree  # two real names (Анна, Инна): two people
-        return fuzzy if _close(a, b) else disagree
+        if not _close(a, b):
+            return disagree
+        if (real_a or real_b) and _distance(a, b, score_cutoff=1) > 1 \
+                and first_names_near(b if real_a else a):
+            return disagree  # Плина: one typo from Полина, two from Ирина
+        return fuzzy
     if ai and bi:
         if ai == bi or (a and bi in initials_of(a)) or (b and ai in initials_of(b)):
             return initial

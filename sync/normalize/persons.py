@@ -13,12 +13,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from sync.normalize.text import clean, has_latin, skeleton, to_cyrillic
 from sync.normalize.vocabulary import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, SHORT_FORMS
 
 __all__ = [
     "PersonName",
     "first_name_gender",
+    "first_names_near",
     "initials_of",
     "parse_person_name",
     "surname_root",
@@ -35,11 +38,24 @@ _FIRST: dict[str, tuple[str, str]] = {
 _SHORT: dict[str, tuple[str, ...]] = {
     skeleton(short): tuple(skeleton(full) for full in fulls) for short, fulls in SHORT_FORMS.items()
 }
+#: Cyrillic letters the skeleton spells with more than one Latin letter (longest first)
+_DIGRAPHS = ("shch", "zh", "kh", "ts", "ch", "sh", "yu", "ya")
+
+
+def _initial(sk: str) -> str:
+    """The skeleton of a word's first Cyrillic letter: ``zh`` for Жанна, ``z`` for Зоя
+    (their first Latin letters would make Ж. the initial of Зоя)."""
+    for digraph in _DIGRAPHS:
+        if sk.startswith(digraph):
+            return digraph
+    return sk[:1]
+
+
 #: skeleton of a full first name -> initials it may be written with (its short forms')
 _INITIALS: dict[str, frozenset[str]] = {}
 for _short, _fulls in _SHORT.items():
     for _full in _fulls:
-        _INITIALS[_full] = _INITIALS.get(_full, frozenset(_full[:1])) | {_short[:1]}
+        _INITIALS[_full] = _INITIALS.get(_full, frozenset((_initial(_full),))) | {_initial(_short)}
 _MALE_PATRONYMIC = ("vich", "ich")
 _FEMALE_PATRONYMIC = ("vna", "chna")
 _FEMALE_SURNAME = ("ova", "eva", "ina", "yna", "aya")
@@ -75,10 +91,17 @@ def first_name_gender(first: str) -> str:
     return known[1] if known else ""
 
 
+@lru_cache(maxsize=20_000)
+def first_names_near(word: str) -> frozenset[str]:
+    """The known full first names (skeletons) one typo away from ``word``."""
+    return frozenset(name for name in _FIRST
+                     if abs(len(name) - len(word)) <= 1 and OSA.distance(name, word) <= 1)
+
+
 def initials_of(first: str) -> frozenset[str]:
     """Initials a clerk may write for this first name: its own and its short forms'
     (``Александр`` → ``А``, ``С`` for Саша, ``Ш`` for Шура)."""
-    return _INITIALS.get(first) or frozenset(first[:1])
+    return _INITIALS.get(first) or frozenset((_initial(first),))
 
 
 @lru_cache(maxsize=50_000)
@@ -177,9 +200,9 @@ def parse_person_name(raw: str) -> PersonName:
     first = _expand_short(first, gender)
     if not gender:
         gender = _gender(surname, first, patronymic)
-    first_initial = first[:1] or (skeleton(initials[0])[:1] if initials else "")
+    first_initial = _initial(first) or (_initial(skeleton(initials[0])) if initials else "")
     rest = initials[1:] if not first and initials else initials
-    patr_initial = patronymic[:1] or (skeleton(rest[0])[:1] if rest else "")
+    patr_initial = _initial(patronymic) or (_initial(skeleton(rest[0])) if rest else "")
     display_first = (
         _display_part(first_raw, first)
         if first

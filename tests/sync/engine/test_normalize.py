@@ -47,7 +47,7 @@ def test_initials_are_kept_as_initials() -> None:
 
 def test_latin_initials_of_two_letters_are_one_initial() -> None:
     name = parse_person_name("Voronin M.Yu.")
-    assert (name.first, name.first_initial, name.patronymic_initial) == ("", "m", "y")
+    assert (name.first, name.first_initial, name.patronymic_initial) == ("", "m", "yu")
 
 
 def test_latin_transliteration_reads_as_the_cyrillic_name() -> None:
@@ -161,3 +161,16 @@ def test_billing_record_kind_is_inferred_from_legal_form_or_inn() -> None:
     by_inn = normalize_record(SourceRecord("billing", "2", name="Ромашка", inn="7707083893"))
     person = normalize_record(SourceRecord("billing", "3", name="Петров Иван"))
     assert (company.kind, by_inn.kind, person.kind) == ("company", "company", "person")
+
+
+def test_an_initial_is_the_whole_first_letter_not_its_first_latin_letter() -> None:
+    """Ж. is not Зоя's initial, nor Ю. Ярослав's: the skeleton spells Ж, Ю as two letters."""
+    initials = {raw: parse_person_name(raw) for raw in (
+        "Власова Ж.О.", "Власова Зоя Олеговна", "Давыдов А.Ю.", "Давыдов Артём Ярославович",
+        "Voronin M.Yu.")}
+    assert initials["Власова Ж.О."].first_initial == "zh"
+    assert initials["Власова Зоя Олеговна"].first_initial == "z"
+    assert initials["Давыдов А.Ю."].patronymic_initial == "yu"
+    assert initials["Давыдов Артём Ярославович"].patronymic_initial == "ya"
+    latin = initials["Voronin M.Yu."]
+    assert latin.patronymic_initial == initials["Давыдов А.Ю."].patronymic_initial

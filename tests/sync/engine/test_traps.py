@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - Russian names and addresses, on purpose
+# ruff: noqa: RUF001, RUF002 - Russian names and addresses, on purpose
 """The traps of real directories: who must never be merged, and who still must be."""
 
 from __future__ import annotations
@@ -96,3 +96,71 @@ def test_a_pair_between_the_thresholds_goes_to_review_with_evidence() -> None:
     [pair] = result.review
     assert settings.review <= pair.evidence.score < settings.accept
     assert set(pair.evidence.weights) == {"surname", "first_name", "patronymic"}
+
+
+def test_a_relative_known_by_initials_does_not_join_by_the_initials_first_letter() -> None:
+    zoya = crm("1", "Власова Зоя Олеговна", kind="person", phones=("+79970476014",),
+               city="Ачинск", address="г. Ачинск, ул. Взлётная, д. 50, кв. 144")  # fmt: skip
+    zhanna = billing("L1", "Власова Ж.О.", inn="164224152262", phones=("+79903542682",),
+                     city="Ачинск", address="г. Ачинск, ул. Взлётная, д. 50, кв. 144")  # fmt: skip
+    assert not together(reconcile([zoya, zhanna]), zoya, zhanna)
+
+
+def test_a_typo_of_another_real_name_is_not_a_typo_of_this_one() -> None:
+    """Плина is one typo from Полина (and Алина), two from Ирина: a sister, not Ирина."""
+    irina = crm("1", "Потапова Ирина Викторовна", kind="person", phones=("+79654840191",),
+                city="Казань", address="г. Казань, ул. Свободы, д. 12, кв. 128")  # fmt: skip
+    sister = billing("L1", "Потапова Плина", phones=("+79081873057",), city="Казань",
+                     address="г. Казань, улица Свободы, д. 12, кв. 128")  # fmt: skip
+    diana = billing("L2", "Куликова Диана Максимовна", city="Кемерово",
+                    address="г. Кемерово, ул. Партизана Железняка, д. 126, кв. 168")  # fmt: skip
+    typo = billing("L3", "КУЛИКОВА ДИАА МАКСИМОВНА", city="Кемерово",
+                   address="г. Кемерово, ул. Партизана Железняка, д. 126, кв. 168")  # fmt: skip
+    weights = MatchSettings().weights
+    _, sister_fields, _ = score_pair(normalize_record(irina), normalize_record(sister), weights)
+    _, typo_fields, _ = score_pair(normalize_record(diana), normalize_record(typo), weights)
+    assert sister_fields["first_name"] == weights.first_disagree
+    assert typo_fields["first_name"] == weights.first_fuzzy  # Диаа: one typo from Диана
+    assert not together(reconcile([irina, sister]), irina, sister)
+
+
+def test_what_the_rest_of_a_customer_says_counts_against_a_relative_at_its_address() -> None:
+    """Молчанова М.Г. matches Молчанова Марина on surname, initial and flat, but the
+    customer Марина belongs to is Александровна: the clash costs the pair as if its own
+    patronymics disagreed, and it goes to review instead."""
+    address = "г. Канск, ул. Взлётная, д. 100, кв. 121"
+    card = crm("1", "Молчанова Марина Александровна", kind="person", birth_date="1952-08-14",
+               passport="3418 700728", phones=("+79296214067",), city="Канск",
+               address=address)  # fmt: skip
+    account = billing("L1", "Молчанова Марина", passport="3418700728",
+                      phones=("+79296214067",), city="Канск", address=address)  # fmt: skip
+    relative = billing("L2", "Молчанова М.Г.", city="Канск", address=address)
+    result = reconcile([card, account, relative])
+    assert together(result, card, account)
+    assert not together(result, account, relative)
+    [pair] = [p for p in result.review if relative.key in (p.evidence.left, p.evidence.right)]
+    assert "two patronymics" in pair.reason
+
+
+def test_a_replaced_passport_still_joins_on_the_patronymic_but_not_on_the_first_name_alone(
+) -> None:
+    """The father's card has no passport; his account has the old one. A new account
+    with another passport and his initials joins (both initials agree: a replaced
+    passport); his son of the same first name, known to the card by name and flat only,
+    goes to review: nothing but the first name tells father from son."""
+    address = "г. Самара, ул. Гагарина, д. 88, кв. 47"
+    card = crm("1", "Горбунов Евгений Борисович", kind="person", inn="500100732259",
+               phones=("+79868015940",), email="gorbunov75@mail.example", city="Самара",
+               address=address)  # fmt: skip
+    account = billing("L1", "Горбунов Е.Б.", inn="500100732259", passport="3601 111222",
+                      city="Самара", address=address)  # fmt: skip
+    renewed = billing("L2", "Горбунов Е.Б.", passport="2402 153965", city="Самара",
+                      address=address)  # fmt: skip
+    son = crm("2", "Горбунов Евгений", passport="3615 777888", phones=("+79130001111",),
+              email="e.gorbunov@mail.example", city="Самара", address=address)  # fmt: skip
+    result = reconcile([card, account, renewed, son])
+    assert together(result, card, account) and together(result, card, renewed)
+    assert not together(result, card, son)
+    reasons = [p.reason for p in result.review if {son.key, card.key} == {
+        p.evidence.left, p.evidence.right}]
+    assert reasons and "two passports" in str(reasons[0])
