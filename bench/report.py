@@ -190,6 +190,23 @@ def parse_sync_scale(output: str) -> list[Figure]:
     return figures
 
 
+def parse_sync_accuracy(output: str) -> list[Figure]:
+    """Per data set (seed, noise), our F1 of record links beside Splink's on the same data."""
+    figures: list[Figure] = []
+    data_set = ""
+    found: dict[str, float] = {}
+    for text in output.splitlines():
+        if header := re.match(r"\d+ customers, (seed \d+, noise [\d.]+):", text):
+            data_set, found = header[1], {}
+        elif row := re.match(rf"\s+(ours|splink)\s+P {NUMBER}\s+R {NUMBER}\s+F1 ({NUMBER})",
+                             text):
+            found[row[1]] = _num(row[2])
+            if row[1] == "splink" and "ours" in found:
+                figures.append(Figure("sync_accuracy", f"{data_set}: ours, F1 of record links",
+                                      found["ours"], "F1", "Splink, F1", found["splink"], True))
+    return figures
+
+
 def parse_sync_incremental(output: str) -> list[Figure]:
     """Per size, a single change's median CPU against the full run's CPU on the same data."""
     figures: list[Figure] = []
@@ -214,6 +231,7 @@ PARSERS: dict[str, Callable[[str], list[Figure]]] = {
     "screen_pop": parse_screen_pop,
     "unified_view": parse_unified_view,
     "sync_scale": parse_sync_scale,
+    "sync_accuracy": parse_sync_accuracy,
     "sync_incremental": parse_sync_incremental,
 }
 
@@ -225,6 +243,7 @@ BASELINES = {
     "screen_pop": "bare AMI parse of the captured stream (p99)",
     "unified_view": "the slowest backend alone, request-reply (p95)",
     "sync_scale": "Splink (DuckDB) on the same data",
+    "sync_accuracy": "Splink (DuckDB) on the same data set",
     "sync_incremental": "the full reconciliation run on the same data (CPU)",
 }
 
@@ -239,6 +258,7 @@ def arguments_for(bench: str, quick: bool, sync_sizes: str) -> list[str]:
         "screen_pop": ["--rate", "50", "--seconds", "4"],
         "unified_view": ["--views", "300", "--brokers", "memory,rabbitmq"],
         "sync_scale": ["--sizes", sync_sizes or "20000"],
+        "sync_accuracy": ["--seeds", "7", "--noises", "1.5"],
         "sync_incremental": ["--sizes", "20000", "--changes", "5"],
     }
     if quick:
