@@ -178,7 +178,12 @@ def cluster(
             result.refused.append((i, j, score, "a person decided these are different customers"))
             continue
         reason = _conflict(a, b)
-        if reason is None and clashes is not None:
+        if reason is None and clashes is not None and (  # inline: asked of every join
+                (a.first != b.first and a.first is not None and b.first is not None)
+                or (a.patronymic != b.patronymic and a.patronymic is not None
+                    and b.patronymic is not None)
+                or (a.passport != b.passport and a.passport is not None
+                    and b.passport is not None)):
             reason = clashes.reason(score, records[i], records[j], a, b)
         if reason is not None:
             result.refused.append((i, j, score, f"linking would put {reason} in one customer"))
