@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from bus.phones import to_e164
 from sync.normalize.text import clean
 
@@ -76,12 +78,25 @@ def _city_words(city: str | None) -> list[str]:
 
 # small: a record's values repeat in its neighbours (a family, its accounts), rarely further
 @lru_cache(maxsize=8192)
+@lru_cache(maxsize=20_000)
+def _address_word(token: str) -> str:
+    """The short form of an address word, its typos included (``улца``, ``улице`` →
+    ``ул``): a word of four letters or more one typo from a long form (five or more,
+    so that no short form or house number is taken for another)."""
+    known = _ADDRESS_WORDS.get(token)
+    if known is not None or len(token) < 4 or token.isdigit():
+        return known or token
+    near = {short for long, short in _ADDRESS_WORDS.items()
+            if len(long) >= 5 and abs(len(long) - len(token)) <= 1
+            and OSA.distance(long, token) <= 1}
+    return near.pop() if len(near) == 1 else token
+
+
 def normalize_address(raw: str | None, city: str | None = None) -> str:
-    """Lower case, ``улица`` → ``ул``, ``г.``/``город`` and the record's own city
-    dropped (and whatever precedes the street), punctuation gone:
+    """Lower case, ``улица`` → ``ул`` (a typo in such a word too), ``г.``/``город`` and
+    the record's own city dropped (and whatever precedes the street), punctuation gone:
     ``г. Томск, улица Свободы, д. 110, оф. 21`` → ``ул свободы д 110 оф 21``."""
-    words = _ADDRESS_WORDS
-    tokens = [words.get(t, t) for t in _ADDRESS_TOKEN.findall(clean(raw))]
+    tokens = [_address_word(t) for t in _ADDRESS_TOKEN.findall(clean(raw))]
     city_words = _city_words(city)
     if city_words and tokens:
         n = len(city_words)

@@ -174,3 +174,13 @@ def test_an_initial_is_the_whole_first_letter_not_its_first_latin_letter() -> No
     assert initials["Давыдов Артём Ярославович"].patronymic_initial == "ya"
     latin = initials["Voronin M.Yu."]
     assert latin.patronymic_initial == initials["Давыдов А.Ю."].patronymic_initial
+
+
+def test_a_typo_in_the_street_type_is_still_the_street_type() -> None:
+    """``улца``, ``улице``, ``проспет``: one typo from a long form is that form, so the
+    address still agrees (a street named Набережная stays a street of its type)."""
+    clean_one = normalize_address("г. Омск, улица Набережная, д. 161, кв. 136", "Омск")
+    assert normalize_address("г. Омск, улца Набережная, д. 161, кв. 136", "Омск") == clean_one
+    assert normalize_address("г. Канск, улице Молодёжная, д. 4", "Канск") == "ул молодежная д 4"
+    assert normalize_address("Томск, проспет Мира, д. 1", "Томск") == "пр мира д 1"
+    assert normalize_address("Томск, ул. Садоая, д. 166", "Томск") == "ул садоая д 166"
