@@ -21,18 +21,51 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 from sync.match.settings import MatchSettings
+from sync.model import RecordKey
+from sync.normalize.record import NormalizedRecord
 
 __all__ = ["FirstLoad"]
 
 
 class FirstLoad:
-    """:meth:`_index_so_far` and :meth:`_drop_capped_pairs` for the matcher's full load."""
+    """:meth:`_add_first`, :meth:`_index_so_far` and :meth:`_drop_capped_pairs` for the
+    matcher's full load."""
 
     # the matcher's state these steps read and change (set by Matcher.__init__)
     settings: MatchSettings
+    _records: list[NormalizedRecord | None]
+    _index: dict[RecordKey, int]
+    _docs: set[int]
+    _decided: bool
     _blocks: dict[int, int | list[int]]
     _edges: dict[int, dict[int, float]]
     stats: dict[str, float]
+
+    # and the matcher's steps they call
+    def _bind_decisions(self, key: RecordKey, idx: int) -> None:
+        raise NotImplementedError
+
+    def _score_against(self, idx: int, others: Iterable[int]) -> None:
+        raise NotImplementedError
+
+    def _add_first(self, n: NormalizedRecord, keys: Sequence[int], overflowed: list[int]
+                   ) -> int | None:  # fmt: skip
+        """One new record of a first load: held, indexed and compared at once with the
+        records before it in its blocks (see :mod:`sync.match.firstload`); its index,
+        None for a document (documents are not compared)."""
+        idx = len(self._records)
+        self._records.append(n)
+        self._index[n.key] = idx
+        if self._decided:
+            self._bind_decisions(n.key, idx)
+        if n.key[0] == "docflow":
+            self._docs.add(idx)
+            return None
+        earlier = self._index_so_far(idx, keys, overflowed)
+        if earlier:
+            self._score_against(idx, earlier)
+        return idx
+
 
     def _index_so_far(self, idx: int, keys: Iterable[int], overflowed: list[int]) -> set[int]:
         """Index record ``idx`` under its blocking ``keys`` (each one once: a record's keys

@@ -198,24 +198,6 @@ class Matcher(ScopedResult, FirstLoad):
                 self._refused.setdefault(i, []).append(review)
                 self._refused_by.setdefault(j, set()).add(i)
 
-    def _add_first(self, n: NormalizedRecord, keys: Sequence[int], overflowed: list[int]
-                   ) -> int | None:  # fmt: skip
-        """One new record of a first load: held, indexed and compared at once with the
-        records before it in its blocks (see :mod:`sync.match.firstload`); its index,
-        None for a document (documents are not compared)."""
-        idx = len(self._records)
-        self._records.append(n)
-        self._index[n.key] = idx
-        if self._decided:
-            self._bind_decisions(n.key, idx)
-        if n.key[0] == "docflow":
-            self._docs.add(idx)
-            return None
-        earlier = self._index_so_far(idx, keys, overflowed)
-        if earlier:
-            self._score_against(idx, earlier)
-        return idx
-
     def _add_one(self, n: NormalizedRecord, keys: Sequence[int], stale: set[int]) -> int | None:
         """One record of a full load, indexed now; its index when it is to be compared
         (as it comes in a first load, else once all are indexed)."""
