@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_scale import DEFAULT_CACHE, GENERATOR, splink_clusters
+from sync_scale import DEFAULT_CACHE, GENERATOR, generated, splink_clusters
 
 from sync.evaluate import evaluate, read_truth
 from sync.match import reconcile
@@ -46,19 +45,6 @@ from sync.sources import read_directory
 
 PRECISION_BAR, RECALL_BAR = 0.999, 0.998
 KINDS = ("namesakes", "family", "other")
-
-
-def dataset(customers: int, seed: int, noise: float, cache: Path) -> Path:
-    """The generator's directory for these settings, generated once."""
-    out = cache / f"customers-{customers}-seed{seed}-noise{noise}"
-    if not (out / "truth.csv").exists():
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(GENERATOR), "--customers", str(customers),
-                        "--seed", str(seed), "--noise", str(noise), "--out", str(tmp)],
-                       check=True, stdout=subprocess.DEVNULL)
-        tmp.rename(out)
-    return out
 
 
 def wrong_merges(clusters: Mapping[RecordKey, int], truth: Mapping[RecordKey, str],
@@ -132,7 +118,7 @@ def main() -> None:
     met = True
     for noise, seed in itertools.product((float(n) for n in args.noises.split(",")),
                                          (int(s) for s in args.seeds.split(","))):
-        directory = dataset(args.customers, seed, noise, args.cache)
+        directory = generated("customers", args.customers, seed, noise, args.cache)
         print(f"{args.customers} customers, seed {seed}, noise {noise}:", flush=True)
         rows = measure(directory, not args.no_splink)
         ours = rows["ours"]

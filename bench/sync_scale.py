@@ -64,14 +64,20 @@ SPLINK_THRESHOLD = 0.999  # the best of 0.5...0.999 on seed 7, fixed for every s
 
 def dataset(accounts: int, seed: int, noise: float, cache: Path) -> Path:
     """The generator's directory for this size, generated once."""
-    out = cache / f"accounts-{accounts}-seed{seed}-noise{noise}"
+    return generated("accounts", accounts, seed, noise, cache)
+
+
+def generated(size: str, count: int, seed: int, noise: float, cache: Path) -> Path:
+    """The generator's directory of ``--<size> <count>`` (accounts or customers) with this
+    seed and noise, generated once into ``cache``."""
+    out = cache / f"{size}-{count}-seed{seed}-noise{noise}"
     if (out / "truth.csv").exists():
         return out
     tmp = out.with_name(out.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"generating {accounts} accounts into {out} ...", flush=True)
+    print(f"generating {count} {size} into {out} ...", flush=True)
     subprocess.run(
-        [sys.executable, str(GENERATOR), "--accounts", str(accounts), "--seed", str(seed),
+        [sys.executable, str(GENERATOR), f"--{size}", str(count), "--seed", str(seed),
          "--noise", str(noise), "--out", str(tmp)],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip

@@ -73,11 +73,11 @@ class Hold:
         if self.host != socket.gethostname():
             return True
         try:
-            os.kill(self.pid, 0)
+            os.kill(self.pid, 0)  # PermissionError: another user's process, alive
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True  # another user's process, alive
+            pass
         return True
 
 
