@@ -69,22 +69,24 @@ class Gatherer:
         started = time.monotonic()
         wanted = [b for b in self.backends if sections is None or b.section in sections]
         answers: dict[str, Answer] = {}
-        pending: dict[asyncio.Task[Answer], Backend] = {}
-        finished = Lane[asyncio.Task[Answer]]()  # each task tells when it is done
+        pending: dict[str, asyncio.Task[None]] = {}
+        # Each ask puts its answer here itself as it ends: the gather wakes one loop turn
+        # after the reply, not three (a done callback, then a lane, then the gather).
+        finished = Lane[Answer]()
         try:
             while True:
                 self._launch(wanted, identity, answers, pending, started, use_cache,
                              finished.put)
                 if not pending:
                     break
-                for task in await finished.taken():
-                    backend = pending.pop(task)
-                    answer = _outcome(task, backend)
+                for answer in await finished.taken():
+                    backend = answer.backend
+                    del pending[backend.section]
                     answers[backend.section] = answer
                     if answer.payload is not None:
                         identity.merge(answer.learned or backend.learn(answer.payload))
         finally:
-            for task in pending:
+            for task in pending.values():
                 task.cancel()
         for backend in wanted:
             if backend.section not in answers:
@@ -94,15 +96,14 @@ class Gatherer:
         return {b.section: answers[b.section] for b in wanted}
 
     def _launch(self, wanted: list[Backend], identity: Identity, answers: dict[str, Answer],
-                pending: dict[asyncio.Task[Answer], Backend], started: float,
-                use_cache: bool, on_done: Callable[[asyncio.Task[Answer]], object]) -> None:
+                pending: dict[str, asyncio.Task[None]], started: float,
+                use_cache: bool, report: Callable[[Answer], object]) -> None:
         """Ask each backend not yet asked whose key is known; cached answers may add keys."""
         launched = True
         while launched:
             launched = False
-            busy = {backend.section for backend in pending.values()}
             for backend in wanted:
-                if backend.section in answers or backend.section in busy:
+                if backend.section in answers or backend.section in pending:
                     continue
                 requests = backend.ask(identity, self.settings)
                 if not requests:
@@ -116,11 +117,21 @@ class Gatherer:
                     continue
                 remaining = self.settings.deadlines.of(backend.section) - (
                     time.monotonic() - started)
-                task = asyncio.create_task(self._ask(backend, requests, remaining),
-                                           name=f"window-{backend.section}")
-                task.add_done_callback(on_done)
-                pending[task] = backend
-                busy.add(backend.section)
+                pending[backend.section] = asyncio.create_task(
+                    self._ask_and_report(backend, requests, remaining, report),
+                    name=f"window-{backend.section}")
+
+    async def _ask_and_report(self, backend: Backend, requests: list[dict[str, Any]],
+                              timeout: float, report: Callable[[Answer], object]) -> None:
+        """Ask, then hand the answer over; a bug in reading one backend's reply costs
+        only its section."""
+        try:
+            answer = await self._ask(backend, requests, timeout)
+        except Exception as error:
+            log.exception("window: reading the %s answer failed", backend.system)
+            answer = Answer(backend, "unavailable",
+                            reason=f"internal error: {type(error).__name__}")
+        report(answer)
 
     async def _ask(self, backend: Backend, requests: list[dict[str, Any]],
                    timeout: float) -> Answer:
@@ -172,15 +183,6 @@ class Gatherer:
         return Answer(backend, "cached", payload=cached.payload, reason=reason,
                       age=cached.age(self.cache.clock()), fetched_at=cached.fetched_wall,
                       request=request)
-
-
-def _outcome(task: asyncio.Task[Answer], backend: Backend) -> Answer:
-    """The task's answer; a bug in reading one backend's reply costs only its section."""
-    try:
-        return task.result()
-    except Exception as error:
-        log.exception("window: reading the %s answer failed", backend.system)
-        return Answer(backend, "unavailable", reason=f"internal error: {type(error).__name__}")
 
 
 def _request_tags(backend: Backend, request: Mapping[str, Any]) -> set[str]:
