@@ -1,0 +1,68 @@
+"""A message leaves for RabbitMQ as one write: its method, header and body frames joined.
+
+pika hands each frame to its socket transport as a buffer of its own, sent by a
+``send`` call of its own; the transport's connection joins a message's frames first
+(one system call and one TCP segment for the broker instead of three). What the
+broker gets back out must be the very message, a body larger than a frame included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bus.transport import Delivery, OutgoingMessage, QueueSpec, transport_for
+from bus.transport.amqp import AmqpTransport
+from tests.conftest import eventually
+from tests.services import require_rabbitmq
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def rabbit(unique: str) -> AsyncIterator[tuple[AmqpTransport, str, list[bytes]]]:
+    transport = transport_for(require_rabbitmq())
+    assert isinstance(transport, AmqpTransport)
+    await transport.connect()
+    queue = f"{unique}.frames"
+    await transport.declare_queue(QueueSpec(queue))
+    socket_side: Any = transport._connection._transport  # pika's, not ours: watched only
+    writes: list[bytes] = []
+    write = socket_side.write
+
+    def recorded(data: bytes) -> None:
+        writes.append(bytes(data))
+        write(data)
+
+    socket_side.write = recorded
+    yield transport, queue, writes
+    await transport.delete_queue(queue)
+    await transport.close()
+
+
+@pytest.mark.parametrize("size", [40, 300_000])  # the broker's frame_max is 128 KiB
+async def test_a_message_is_one_write_and_arrives_whole(
+    rabbit: tuple[AmqpTransport, str, list[bytes]], size: int,
+) -> None:
+    transport, queue, writes = rabbit
+    body = bytes(range(256)) * (size // 256) + b"end"
+    received: list[Delivery] = []
+
+    async def take(delivery: Delivery) -> None:
+        received.append(delivery)
+        await delivery.ack()
+
+    consumer = await transport.consume(queue, take, prefetch=10)
+    await transport.send_to_queue(queue, OutgoingMessage(
+        body=body, routing_key="test.frames.sent.v1", message_id=f"m-{size}"))
+    await eventually(lambda: len(received) == 1)
+    await consumer.cancel()
+
+    assert received[0].body == body and received[0].message_id == f"m-{size}"
+    carrying = [w for w in writes if b"test.frames.sent.v1" in w]
+    assert len(carrying) == 1, [len(w) for w in writes]
+    # method, header and every body frame in that one write (a body over frame_max is
+    # cut into frames, each with its own 8 bytes of framing)
+    assert len(carrying[0]) > len(body) and body[-4000:] in carrying[0]
