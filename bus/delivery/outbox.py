@@ -97,8 +97,12 @@ def stage_message(
     )
 
 
-_ANY_FREE = sa.select(outbox.c.id).where(sa.or_(
-    outbox.c.claimed_until.is_(None), outbox.c.claimed_until < sa.bindparam("now"))).limit(1)
+def _unclaimed(now: float | sa.BindParameter[float]) -> sa.ColumnElement[bool]:
+    """Rows no relay holds at ``now``: never claimed, or their claim has run out."""
+    return sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+
+
+_ANY_FREE = sa.select(outbox.c.id).where(_unclaimed(sa.bindparam("now"))).limit(1)
 """One row no relay holds, if any (built once: the relay asks five times a second)."""
 
 
@@ -163,7 +167,7 @@ class OutboxRelay:
         An empty outbox (what nearly every poll finds) is seen by a read alone: no write
         transaction, so SQLite's write lock is not taken five times a second per process."""
         now = time.time()
-        free = sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+        free = _unclaimed(now)
         with self.engine.connect() as connection:
             if connection.execute(_ANY_FREE, {"now": now}).first() is None:
                 return []
