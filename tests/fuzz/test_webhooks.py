@@ -98,7 +98,9 @@ async def test_any_signed_body_of_a_customer_webhook_is_taken_or_refused_with_a_
 ) -> None:
     client = await api(settings_for(simulator))
     answers = []
-    for body in drawn(CUSTOMER_BODIES, 120):
+    # each body once: the same body signed in the same second is the same signature,
+    # which the adapter refuses as a replay (401), as it must (tests/crm)
+    for body in dict.fromkeys(drawn(CUSTOMER_BODIES, 120)):
         stamp = str(int(time.time()))
         response = await client.post(CUSTOMER, content=body, headers={
             TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(SECRET, stamp, body)})
