@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_scale import DEFAULT_CACHE, dataset
+from sync_scale import DEFAULT_CACHE, generated
 
 
 def run_changes(directory: Path, count: int) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def main() -> None:
         print(json.dumps(run_changes(Path(args.child), args.changes)))
         return
     for size in (int(s) for s in args.sizes.split(",")):
-        directory = dataset(size, args.seed, args.noise, args.cache)
+        directory = generated("accounts", size, args.seed, args.noise, args.cache)
         print(f"{size} accounts (seed {args.seed}, noise {args.noise}): single changes", flush=True)
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(directory), "--changes", str(args.changes)],

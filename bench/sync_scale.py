@@ -62,11 +62,6 @@ DEFAULT_CACHE = Path.home() / ".cache" / "telecom-esb" / "datagen"
 SPLINK_THRESHOLD = 0.999  # the best of 0.5...0.999 on seed 7, fixed for every size
 
 
-def dataset(accounts: int, seed: int, noise: float, cache: Path) -> Path:
-    """The generator's directory for this size, generated once."""
-    return generated("accounts", accounts, seed, noise, cache)
-
-
 def generated(size: str, count: int, seed: int, noise: float, cache: Path) -> Path:
     """The generator's directory of ``--<size> <count>`` (accounts or customers) with this
     seed and noise, generated once into ``cache``."""
@@ -335,7 +330,7 @@ def main() -> None:
     if not GENERATOR.exists():
         sys.exit(f"the generator is not at {GENERATOR}")
     for size in (int(s) for s in args.sizes.split(",")):
-        directory = dataset(size, args.seed, args.noise, args.cache)
+        directory = generated("accounts", size, args.seed, args.noise, args.cache)
         print(f"{size} accounts (seed {args.seed}, noise {args.noise}):", flush=True)
         if args.persist:
             engine = "persist+docflow" if args.persist_docflow else "persist"
