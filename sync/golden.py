@@ -39,6 +39,11 @@ __all__ = ["Facts", "GoldenParts", "GoldenRecord", "GoldenValue", "Offer", "Surv
            "offer_of", "stored_offer", "survivorship_plan"]
 
 
+Provenance = dict[str, dict[str, str]]
+"""``{attribute: {"system", "id", "rule"}}``: what ``sync_golden.provenance`` keeps, where
+each value of ``sync_golden.values`` came from (a million customers: each value once)."""
+
+
 @dataclass(frozen=True, slots=True)
 class GoldenValue:
     value: Any
@@ -47,9 +52,10 @@ class GoldenValue:
     rule: str
     """``trusted_source``, ``most_recent``, ``most_complete`` or ``only_value``."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "system": self.system, "id": self.record_id,
-                "rule": self.rule}
+    def origin(self) -> dict[str, str]:
+        """Where the value came from, as ``sync_golden.provenance`` keeps it (the value
+        itself is in ``sync_golden.values``: stored once)."""
+        return {"system": self.system, "id": self.record_id, "rule": self.rule}
 
 
 @dataclass(slots=True)
@@ -72,8 +78,8 @@ class GoldenRecord:
         plain["accounts"] = self.accounts
         return plain
 
-    def provenance(self) -> dict[str, dict[str, Any]]:
-        return {name: chosen.to_json() for name, chosen in self.values.items()}
+    def provenance(self) -> Provenance:
+        return {name: chosen.origin() for name, chosen in self.values.items()}
 
     @property
     def digest(self) -> str:
@@ -231,8 +237,6 @@ def survivorship_plan(settings: SyncSettings) -> SurvivorshipPlan:
         for trusted_first, systems in orderings))
 
 
-Provenance = dict[str, dict[str, Any]]
-"""``{attribute: {"value", "system", "id", "rule"}}``: what ``sync_golden.provenance`` keeps."""
 
 
 @dataclass(slots=True)
@@ -257,7 +261,8 @@ class GoldenParts:
     def record(self) -> GoldenRecord:
         golden = GoldenRecord(self.global_id, sources=self.sources,
                               accounts=self.plain["accounts"], keys=set(self.keys))
-        golden.values = {name: GoldenValue(p["value"], p["system"], p["id"], p["rule"])
+        plain = self.plain
+        golden.values = {name: GoldenValue(plain[name], p["system"], p["id"], p["rule"])
                          for name, p in self.provenance.items()}
         return golden
 
@@ -282,7 +287,7 @@ def golden_parts(global_id: str, offers: Sequence[Offer], plan: SurvivorshipPlan
             value = offered[index]
             if value is not None:
                 plain[name] = value
-                provenance[name] = {"value": value, "system": system, "id": record_id,
+                provenance[name] = {"system": system, "id": record_id,
                                     "rule": "only_value"}
     elif len(offers) == 2:
         _choose_two(offers[0], offers[1], plan, plain, provenance)
@@ -337,7 +342,7 @@ def _choose(offers: Sequence[Offer], plan: SurvivorshipPlan, plain: dict[str, An
             winner = min((o for o in order if o[index] is not None),
                          key=lambda o: -len(orjson.dumps(o[index])))
         value = plain[name] = winner[index]
-        provenance[name] = {"value": value, "system": winner[SYSTEM], "id": winner[RECORD_ID],
+        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID],
                             "rule": how}
 
 
@@ -360,7 +365,7 @@ def _choose_two(a: Offer, b: Offer, plan: SurvivorshipPlan, plain: dict[str, Any
             if how == "most_complete" and len(orjson.dumps(second)) > len(orjson.dumps(value)):
                 winner, value = other, second  # the longest; ties: the order's first
         plain[name] = value
-        provenance[name] = {"value": value, "system": winner[SYSTEM], "id": winner[RECORD_ID],
+        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID],
                             "rule": how}
 
 

@@ -67,8 +67,9 @@ def customer_view(connection: sa.Connection, global_id: str) -> dict[str, Any] |
         sa.select(xref.c.system, xref.c.record_id, xref.c.linked_at, xref.c.reason)
         .where(xref.c.global_id == global_id).order_by(xref.c.system, xref.c.record_id)).all()
     golden = GoldenRecord(global_id, sources=[(r.system, r.record_id) for r in rows])
+    values = stored["values"] or {}
     for name, origin in (stored["provenance"] or {}).items():
-        golden.values[name] = GoldenValue(origin["value"], origin["system"], origin["id"],
+        golden.values[name] = GoldenValue(values.get(name), origin["system"], origin["id"],
                                           origin["rule"])
     open_conflicts = connection.execute(
         sa.select(sa.func.count()).select_from(conflicts)

@@ -146,6 +146,8 @@ def test_a_run_stores_the_golden_record_survivorship_makes_of_the_records_themse
             assert stored is not None
             assert stored["values"] == golden.plain(), global_id
             assert stored["provenance"] == golden.provenance(), global_id
+            assert all(origin.keys() == {"system", "id", "rule"}  # each value stored once
+                       for origin in stored["provenance"].values()), global_id
             assert sorted(find_keys(connection, global_id)) == sorted(golden.keys)
     assert sum(len(records) > 1 for records in held.values()) > 100
 
