@@ -33,6 +33,8 @@ Requester = Callable[[str, Mapping[str, Any], float], Awaitable[Mapping[str, Any
 log = logging.getLogger(__name__)
 
 _MIN_TIMEOUT = 0.005
+_TYPICAL_WEIGHT = 0.1
+"""How much one answer moves a section's usual answer time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class Gatherer:
         self.cache = cache
         self.settings = settings
         self.backends = backends
+        self._typical: dict[str, float] = {}
+        """Each section's usual answer time (a moving average of its fresh answers)."""
 
     async def gather(self, identity: Identity, *, sections: tuple[str, ...] | None = None,
                      use_cache: bool = True) -> dict[str, Answer]:
@@ -98,12 +102,16 @@ class Gatherer:
     def _launch(self, wanted: list[Backend], identity: Identity, answers: dict[str, Answer],
                 pending: dict[str, asyncio.Task[None]], started: float,
                 use_cache: bool, report: Callable[[Answer], object]) -> None:
-        """Ask each backend not yet asked whose key is known; cached answers may add keys."""
+        """Ask each backend not yet asked whose key is known; cached answers may add keys.
+        The one that usually answers last is asked first (see :meth:`_ask_and_report`)."""
+        to_ask: list[tuple[Backend, list[dict[str, Any]]]] = []
+        asking: set[str] = set()
         launched = True
         while launched:
             launched = False
             for backend in wanted:
-                if backend.section in answers or backend.section in pending:
+                section = backend.section
+                if section in answers or section in pending or section in asking:
                     continue
                 requests = backend.ask(identity, self.settings)
                 if not requests:
@@ -111,20 +119,33 @@ class Gatherer:
                 launched = True
                 hit = self._cached(backend, requests, self.cache.get) if use_cache else None
                 if hit is not None:
-                    answer = answers[backend.section] = self._from_cache(backend, *hit, None)
+                    answer = answers[section] = self._from_cache(backend, *hit, None)
                     assert answer.payload is not None
                     identity.merge(backend.learn(answer.payload))
                     continue
-                remaining = self.settings.deadlines.of(backend.section) - (
-                    time.monotonic() - started)
-                pending[backend.section] = asyncio.create_task(
-                    self._ask_and_report(backend, requests, remaining, report),
-                    name=f"window-{backend.section}")
+                to_ask.append((backend, requests))
+                asking.add(section)
+        to_ask.sort(key=lambda asked: -self._typical.get(asked[0].section, 0.0))
+        for turn, (backend, requests) in enumerate(to_ask):
+            remaining = self.settings.deadlines.of(backend.section) - (
+                time.monotonic() - started)
+            pending[backend.section] = asyncio.create_task(
+                self._ask_and_report(backend, requests, remaining, report, later=turn > 0),
+                name=f"window-{backend.section}")
 
     async def _ask_and_report(self, backend: Backend, requests: list[dict[str, Any]],
-                              timeout: float, report: Callable[[Answer], object]) -> None:
+                              timeout: float, report: Callable[[Answer], object], *,
+                              later: bool = False) -> None:
         """Ask, then hand the answer over; a bug in reading one backend's reply costs
-        only its section."""
+        only its section.
+
+        ``later``: not the view's slowest backend, so it waits one loop turn before it
+        asks. When many views start at once (a burst of calls), each view's slowest
+        request is then sent before any view's quicker ones, instead of the last view's
+        slowest request waiting behind every other view's five: a view takes as long as
+        its slowest answer, and the quicker ones have time to spare."""
+        if later:
+            await asyncio.sleep(0)
         try:
             answer = await self._ask(backend, requests, timeout)
         except Exception as error:
@@ -150,6 +171,9 @@ class Gatherer:
         except EsbError as error:
             return self._unavailable(backend, requests, f"{backend.system}: {error.reason}")
         elapsed = time.monotonic() - asked_at
+        typical = self._typical.get(backend.section)
+        self._typical[backend.section] = (
+            elapsed if typical is None else typical + _TYPICAL_WEIGHT * (elapsed - typical))
         fault = reply_fault(reply)
         if fault is not None and fault[0] != "not_found":
             return self._unavailable(backend, requests,
