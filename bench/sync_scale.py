@@ -43,12 +43,14 @@ Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,18 +133,20 @@ def run_ours(directory: Path) -> dict[str, Any]:
             **_figures(result.clusters, directory)}  # fmt: skip
 
 
-def run_persisted(directory: Path, docflow: bool = False) -> dict[str, Any]:
-    """``esb sync import DIR`` then ``esb sync run`` on the embedded default (a fresh
-    SQLite file): each stage's wall and CPU seconds, the run's own split (read the
-    store, match, persist) and the database's size."""
+def run_persisted(directory: Path, docflow: bool = False, database: str = "sqlite"
+                  ) -> dict[str, Any]:
+    """``esb sync import DIR`` then ``esb sync run`` on a fresh database (``sqlite``: a
+    file, the embedded default; ``postgres``: a database made for the run on the server
+    of ``ESB_BENCH_POSTGRES``, dropped after): each stage's wall and CPU seconds, the
+    run's own split (read the store, match, persist) and the database's size."""
     import tempfile
 
     from bus.db import create_engine
     from sync.service import SyncService
 
-    with tempfile.TemporaryDirectory(prefix="sync-persist-") as tmp:
-        path = Path(tmp) / "esb.db"
-        service = SyncService(create_engine(f"sqlite:///{path}"))
+    with tempfile.TemporaryDirectory(prefix="sync-persist-") as tmp, \
+            _fresh_database(database, Path(tmp)) as url:
+        service = SyncService(create_engine(url))
         marks: list[tuple[str, float, float]] = [("start", time.perf_counter(), _cpu_s())]
         peaks: dict[str, float] = {}
 
@@ -157,12 +161,45 @@ def run_persisted(directory: Path, docflow: bool = False) -> dict[str, Any]:
         stages = {name: (wall - marks[i][1], cpu - marks[i][2])
                   for i, (name, wall, cpu) in enumerate(marks[1:])}  # fmt: skip
         peak = _peak_mb()
-        db_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
+        db_mb = _database_mb(service.engine, Path(tmp))
         figures = _stored_figures(service, directory)
-    return {"stages": stages, "stage_peaks": peaks, "records": sum(counts.values()),
+        service.engine.dispose()
+    return {"database": database, "stages": stages, "stage_peaks": peaks,
+            "records": sum(counts.values()),
             "customers": outcome.customers, "conflicts": outcome.conflicts,
             "peak_mb": peak, "tree_peak_mb": memory.peak_mb, "db_mb": db_mb,
             **figures}  # fmt: skip
+
+
+POSTGRES_SERVER = os.environ.get("ESB_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+@contextlib.contextmanager
+def _fresh_database(database: str, tmp: Path) -> Iterator[str]:
+    """The URL of an empty database of the kind asked for, gone after the block."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp / 'esb.db'}"
+        return
+    import sqlalchemy as sa
+
+    name = f"sync_bench_{os.getpid()}_{int(time.time())}"
+    server = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
+
+
+def _database_mb(engine: Any, tmp: Path) -> float:
+    if engine.dialect.name == "sqlite":
+        return sum(f.stat().st_size for f in tmp.iterdir()) / 2**20
+    with engine.connect() as connection:
+        size = connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+    return float(size) / 2**20
 
 
 def _stored_figures(service: Any, directory: Path) -> dict[str, float]:
@@ -186,7 +223,8 @@ def _persist_line(f: dict[str, Any]) -> str:
     stages = "  ".join(f"{name} {wall:.1f}/{cpu:.1f}" for name, (wall, cpu) in f["stages"].items())
     run_wall = sum(wall for name, (wall, _) in f["stages"].items() if name != "import")
     peaks = "  ".join(f"{name} {mb:.0f}" for name, mb in f["stage_peaks"].items())
-    return (f"  persist import + run (SQLite) wall/CPU s: {stages}; run {run_wall:.1f} s wall; "
+    where = "SQLite" if f["database"] == "sqlite" else "PostgreSQL, its server's CPU not counted"
+    return (f"  persist import + run ({where}) wall/CPU s: {stages}; run {run_wall:.1f} s wall; "
             f"run's peak {f['tree_peak_mb']:.0f} MB (main + workers, sampled; ru_maxrss sum "
             f"<= {f['peak_mb']:.0f}); database {f['db_mb']:.0f} MB; {f['records']} records "
             f"-> {f['customers']} customers, {f['conflicts']} conflicts; P {f['precision']:.5f} "
@@ -317,12 +355,18 @@ def main() -> None:
                         help="also time esb sync import + run into a fresh SQLite database")
     parser.add_argument("--persist-docflow", action="store_true",
                         help="the persisted run imports docflow_documents.csv too")
+    parser.add_argument("--persist-on", default="sqlite",
+                        help="the persisted run's databases, one run each: sqlite,postgres "
+                             "(a fresh database on the server of ESB_BENCH_POSTGRES, "
+                             f"default {POSTGRES_SERVER})")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         engine, directory = args.child
         if engine.startswith("persist"):
-            print(json.dumps(run_persisted(Path(directory), docflow=engine == "persist+docflow")))
+            kind, _, database = engine.partition(":")
+            print(json.dumps(run_persisted(Path(directory), docflow=kind == "persist+docflow",
+                                           database=database or "sqlite")))
             return
         run = run_ours if engine == "ours" else run_splink
         print(json.dumps(run(Path(directory))))
@@ -334,7 +378,8 @@ def main() -> None:
         print(f"{size} accounts (seed {args.seed}, noise {args.noise}):", flush=True)
         if args.persist:
             engine = "persist+docflow" if args.persist_docflow else "persist"
-            print(_persist_line(_child(engine, directory)), flush=True)
+            for database in args.persist_on.split(","):
+                print(_persist_line(_child(f"{engine}:{database}", directory)), flush=True)
         if args.no_ours:
             continue
         ours = _child("ours", directory)
