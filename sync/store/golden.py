@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from sync.golden import GoldenParts, GoldenRecord
 from sync.store.bulk import insert_rows
-from sync.store.tables import golden, lookup_keys
+from sync.store.tables import golden, json_text, lookup_keys
 
 __all__ = ["GoldenChange", "GoldenWrites", "Stored", "delete_golden", "find_customers",
            "golden_changes", "golden_writes", "has_golden", "load_golden", "save_golden",
@@ -48,7 +48,7 @@ class GoldenChange:
         return changed or ("sources",)
 
 
-_VALUES_TEXT = sa.type_coerce(golden.c["values"], sa.Text)
+_VALUES_TEXT = json_text(golden.c["values"])
 """The stored values as the driver gives them (decoded only for the records that changed)."""
 
 Stored = dict[str, tuple[str, Any]]

@@ -14,7 +14,7 @@ from sync.conflicts import Conflict
 from sync.model import Decisions, RecordKey
 from sync.store.bulk import insert_rows
 from sync.store.keys import by_system
-from sync.store.tables import audit, conflict_records, conflicts, decisions
+from sync.store.tables import audit, conflict_records, conflicts, decisions, json_text
 
 __all__ = [
     "StoredConflict",
@@ -247,7 +247,7 @@ def _review_note(records: Sequence[RecordKey], owner: Mapping[RecordKey, str],
     return "no longer in the review band: the evidence keeps its records apart now"
 
 
-_RECORDS_TEXT = sa.type_coerce(conflicts.c.records, sa.Text)
+_RECORDS_TEXT = json_text(conflicts.c.records)
 """A conflict's records as the driver gives them (decoded only for the ones closed)."""
 
 

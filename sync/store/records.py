@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sync.golden import Offer, facts_of, offer_of, stored_offer
 from sync.model import RecordKey, SourceRecord
 from sync.store.keys import by_system
-from sync.store.tables import records, xref
+from sync.store.tables import json_text, records, xref
 
 __all__ = [
     "LinkedRow",
@@ -151,15 +151,15 @@ def mark_deleted(connection: sa.Connection, key: RecordKey) -> bool:
     return bool(result.rowcount)
 
 
-_RECORD_TEXT = sa.type_coerce(records.c.record, sa.Text)
-"""The stored record without SQLAlchemy's per-row JSON decoding (see :func:`_decoded`)."""
-_NORMALIZED_TEXT = sa.type_coerce(records.c.normalized, sa.Text)
+_RECORD_TEXT = json_text(records.c.record)
+"""The stored record as text, decoded by orjson where needed (see :func:`_decoded`)."""
+_NORMALIZED_TEXT = json_text(records.c.normalized)
 
 
 def _decoded(data: str | bytes | Mapping[str, Any]) -> SourceRecord:
-    """A streamed record: JSON text (SQLite) parsed by orjson, several times faster than
-    the standard library at a million rows; a driver that parses JSON itself
-    (psycopg) hands over the mapping."""
+    """A streamed record: JSON text (:func:`~sync.store.tables.json_text`) parsed by
+    orjson, several times faster than the standard library at a million rows (a mapping,
+    from a caller that has one, is taken as it is)."""
     return from_row(orjson.loads(data) if isinstance(data, str | bytes) else data)
 
 
@@ -170,7 +170,7 @@ def decode_record(data: str | bytes | Mapping[str, Any]) -> SourceRecord:
 
 
 def iter_stored(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[str | bytes | Any]:
-    """Every live record as the driver reads it (JSON text on SQLite), streamed, not
+    """Every live record as its JSON text, streamed, not
     decoded: a full run's engine has its worker processes decode it (:func:`decode_record`)."""
     result = connection.execute(
         sa.select(_RECORD_TEXT).where(records.c.deleted.is_(False))
@@ -186,7 +186,7 @@ def iter_records(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[S
 
 
 LinkedRow = tuple[str, Any, Any]
-"""``(global_id, record, normalized)`` as the driver read them (JSON text on SQLite)."""
+"""``(global_id, record, normalized)``, the last two JSON text as stored."""
 
 
 def iter_linked_rows(connection: sa.Connection, *, chunk: int = 20000) -> Iterator[LinkedRow]:
