@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from sync.golden import Offer, facts_of, offer_of, stored_offer
 from sync.model import RecordKey, SourceRecord
+from sync.store.bulk import insert_rows
 from sync.store.keys import by_system
 from sync.store.tables import json_text, records, xref
 
@@ -68,7 +69,20 @@ _COLUMNS = ("system", "record_id", "version", "updated_at", "deleted", "record",
             "raw", "received_at")  # fmt: skip
 
 
-def _upsert(connection: sa.Connection) -> Any:
+_INCOMING = sa.Table(
+    "sync_records_incoming", sa.MetaData(),
+    *(sa.Column(column.name, column.type) for column in records.c),
+    prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS",
+)
+"""PostgreSQL: a batch of an import is copied here, then upserted into ``sync_records``
+by one statement (a temporary table of the session, emptied at each commit)."""
+
+_COPY_FROM = 1000
+"""Records in a batch from which PostgreSQL gets COPY and one upsert, not a statement each."""
+
+
+def _upsert(connection: sa.Connection, source: sa.Select[Any] | None = None) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` of the rows given, or of ``source``'s."""
     statement: Any
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -78,6 +92,8 @@ def _upsert(connection: sa.Connection) -> Any:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(records)
+    if source is not None:
+        statement = statement.from_select(_COLUMNS, source)
     return statement.on_conflict_do_update(  # no bound values: the rows bring them all
         index_elements=[records.c.system, records.c.record_id],
         set_={"version": records.c.version + sa.literal_column("1"),
@@ -110,11 +126,31 @@ def upsert_many(
          "received_at": now}
         for i, r in enumerate(batch)
     ]  # fmt: skip
+    if _copies(connection, batch):
+        return _copy_upsert(connection, [tuple(row[c] for c in _COLUMNS) for row in rows])
     order = compiled.positiontup
     if compiled.positional and order is not None:
         connection.exec_driver_sql(str(compiled), [tuple(row[c] for c in order) for row in rows])
     else:
         connection.exec_driver_sql(str(compiled), rows)
+    return len(rows)
+
+
+def _copies(connection: sa.Connection, batch: Sequence[SourceRecord]) -> bool:
+    """Whether ``batch`` goes through COPY: PostgreSQL with psycopg, a batch of an import,
+    each record once (one statement cannot update a row twice; a record repeated in a
+    batch takes the statement-per-row path, which counts each repeat as a version)."""
+    return (connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+            and len(batch) >= _COPY_FROM and len({r.key for r in batch}) == len(batch))
+
+
+def _copy_upsert(connection: sa.Connection, rows: list[tuple[Any, ...]]) -> int:
+    """``rows`` COPYed into the session's incoming table, then upserted by one statement:
+    an import on PostgreSQL otherwise runs an INSERT per record."""
+    _INCOMING.create(connection, checkfirst=True)
+    connection.execute(_INCOMING.delete())  # a batch before, in this same transaction
+    insert_rows(connection, _INCOMING, _COLUMNS, rows)
+    connection.execute(_upsert(connection, sa.select(*(_INCOMING.c[c] for c in _COLUMNS))))
     return len(rows)
 
 
