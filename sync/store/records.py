@@ -72,10 +72,11 @@ _COLUMNS = ("system", "record_id", "version", "updated_at", "deleted", "record",
 _INCOMING = sa.Table(
     "sync_records_incoming", sa.MetaData(),
     *(sa.Column(column.name, column.type) for column in records.c),
-    prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS",
+    prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
 )
 """PostgreSQL: a batch of an import is copied here, then upserted into ``sync_records``
-by one statement (a temporary table of the session, emptied at each commit)."""
+by one statement (a temporary table of the transaction: nothing outlives it on the
+connection, which a transaction-pooling proxy may hand to another client next)."""
 
 _COPY_FROM = 1000
 """Records in a batch from which PostgreSQL gets COPY and one upsert, not a statement each."""
