@@ -113,13 +113,13 @@ def upsert_many(
     connection: sa.Connection, batch: Sequence[SourceRecord],
     raws: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> int:
-    """Insert or replace ``batch`` in one executemany straight through the driver, the
-    JSON columns encoded by orjson (an import of a million records spent a third of its
-    time in SQLAlchemy's per-row JSON and parameter processing); returns the rows written."""
+    """Insert or replace ``batch`` in one executemany straight through the driver (a large
+    batch on PostgreSQL: one COPY and one upsert), the JSON columns encoded by orjson (an
+    import of a million records spent a third of its time in SQLAlchemy's per-row JSON
+    and parameter processing); returns the rows written."""
     if not batch:
         return 0
     now = time.time()
-    compiled = _upsert(connection).compile(dialect=connection.dialect, column_keys=_COLUMNS)
     rows = [
         {"system": r.system, "record_id": r.record_id, "version": 1, "updated_at": r.updated_at,
          "deleted": False, "record": _json(record_json(r)), "normalized": _json(normalized_json(r)),
@@ -129,6 +129,7 @@ def upsert_many(
     ]  # fmt: skip
     if _copies(connection, batch):
         return _copy_upsert(connection, [tuple(row[c] for c in _COLUMNS) for row in rows])
+    compiled = _upsert(connection).compile(dialect=connection.dialect, column_keys=_COLUMNS)
     order = compiled.positiontup
     if compiled.positional and order is not None:
         connection.exec_driver_sql(str(compiled), [tuple(row[c] for c in order) for row in rows])
@@ -146,7 +147,7 @@ def _copies(connection: sa.Connection, batch: Sequence[SourceRecord]) -> bool:
 
 
 def _copy_upsert(connection: sa.Connection, rows: list[tuple[Any, ...]]) -> int:
-    """``rows`` COPYed into the session's incoming table, then upserted by one statement:
+    """``rows`` COPYed into the transaction's incoming table, then upserted by one statement:
     an import on PostgreSQL otherwise runs an INSERT per record."""
     _INCOMING.create(connection, checkfirst=True)
     connection.execute(_INCOMING.delete())  # a batch before, in this same transaction
