@@ -237,8 +237,6 @@ def survivorship_plan(settings: SyncSettings) -> SurvivorshipPlan:
         for trusted_first, systems in orderings))
 
 
-
-
 @dataclass(slots=True)
 class GoldenParts:
     """A golden record in the shapes the store writes (no object per value): the writer
@@ -287,8 +285,7 @@ def golden_parts(global_id: str, offers: Sequence[Offer], plan: SurvivorshipPlan
             value = offered[index]
             if value is not None:
                 plain[name] = value
-                provenance[name] = {"system": system, "id": record_id,
-                                    "rule": "only_value"}
+                provenance[name] = {"system": system, "id": record_id, "rule": "only_value"}
     elif len(offers) == 2:
         _choose_two(offers[0], offers[1], plan, plain, provenance)
     else:
@@ -341,9 +338,8 @@ def _choose(offers: Sequence[Offer], plan: SurvivorshipPlan, plain: dict[str, An
         if how == "most_complete":
             winner = min((o for o in order if o[index] is not None),
                          key=lambda o: -len(orjson.dumps(o[index])))
-        value = plain[name] = winner[index]
-        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID],
-                            "rule": how}
+        plain[name] = winner[index]
+        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID], "rule": how}
 
 
 def _choose_two(a: Offer, b: Offer, plan: SurvivorshipPlan, plain: dict[str, Any],
@@ -365,8 +361,7 @@ def _choose_two(a: Offer, b: Offer, plan: SurvivorshipPlan, plain: dict[str, Any
             if how == "most_complete" and len(orjson.dumps(second)) > len(orjson.dumps(value)):
                 winner, value = other, second  # the longest; ties: the order's first
         plain[name] = value
-        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID],
-                            "rule": how}
+        provenance[name] = {"system": winner[SYSTEM], "id": winner[RECORD_ID], "rule": how}
 
 
 def build_golden(
