@@ -1,9 +1,11 @@
-"""A message leaves for RabbitMQ as one write: its method, header and body frames joined.
+"""A message leaves for RabbitMQ as one write: its method, header and body frames joined;
+and the messages published in one loop turn leave in one ``send``.
 
 pika hands each frame to its socket transport as a buffer of its own, sent by a
 ``send`` call of its own; the transport's connection joins a message's frames first
-(one system call and one TCP segment for the broker instead of three). What the
-broker gets back out must be the very message, a body larger than a frame included.
+(one system call and one TCP segment for the broker instead of three), and the socket
+sends what was buffered while it waited as one. What the broker gets back out must be
+the very messages, a body larger than a frame included.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest.fixture
 async def rabbit(unique: str) -> AsyncIterator[tuple[AmqpTransport, str, list[bytes]]]:
+    """The transport, a queue, and what pika handed its socket transport to write."""
     transport = transport_for(require_rabbitmq())
     assert isinstance(transport, AmqpTransport)
     await transport.connect()
@@ -66,3 +69,73 @@ async def test_a_message_is_one_write_and_arrives_whole(
     # method, header and every body frame in that one write (a body over frame_max is
     # cut into frames, each with its own 8 bytes of framing)
     assert len(carrying[0]) > len(body) and body[-4000:] in carrying[0]
+
+
+async def test_messages_published_in_one_loop_turn_leave_in_one_send(
+    rabbit: tuple[AmqpTransport, str, list[bytes]],
+) -> None:
+    transport, queue, _writes = rabbit
+    received: list[Delivery] = []
+
+    async def take(delivery: Delivery) -> None:
+        received.append(delivery)
+        await delivery.ack()
+
+    consumer = await transport.consume(queue, take, prefetch=50)
+    await transport.send_to_queue(queue, OutgoingMessage(  # opens the transient channel
+        body=b"first", routing_key="test.frames.sent.v1", message_id="m-first", transient=True))
+    await eventually(lambda: len(received) == 1)
+    socket_side: Any = transport._connection._transport
+    sends: list[bytes] = []
+    send = socket_side._sigint_safe_send
+
+    def recorded(sock: Any, data: bytes) -> int:
+        sends.append(bytes(data))
+        return int(send(sock, data))
+
+    socket_side._sigint_safe_send = recorded
+    for n in range(10):  # an open transient channel: no await suspends in between
+        await transport.send_to_queue(queue, OutgoingMessage(
+            body=f"body-{n}".encode(), routing_key="test.frames.sent.v1",
+            message_id=f"m-{n}", transient=True))
+    await eventually(lambda: len(received) == 11)
+    await consumer.cancel()
+
+    assert [d.body for d in received[1:]] == [f"body-{n}".encode() for n in range(10)]
+    carrying = [s for s in sends if b"test.frames.sent.v1" in s]
+    assert len(carrying) == 1, [len(s) for s in sends]
+    assert all(f"body-{n}".encode() in carrying[0] for n in range(10))
+
+
+async def test_a_large_backlog_leaves_in_chunks_and_arrives_whole_in_order(
+    rabbit: tuple[AmqpTransport, str, list[bytes]],
+) -> None:
+    transport, queue, _writes = rabbit
+    received: list[Delivery] = []
+
+    async def take(delivery: Delivery) -> None:
+        received.append(delivery)
+        await delivery.ack()
+
+    consumer = await transport.consume(queue, take, prefetch=50)
+    await transport.send_to_queue(queue, OutgoingMessage(
+        body=b"first", routing_key="test.frames.sent.v1", message_id="m-first", transient=True))
+    await eventually(lambda: len(received) == 1)
+    socket_side: Any = transport._connection._transport
+    sends: list[int] = []
+    send = socket_side._sigint_safe_send
+
+    def recorded(sock: Any, data: bytes) -> int:
+        sends.append(len(data))
+        return int(send(sock, data))
+
+    socket_side._sigint_safe_send = recorded
+    bodies = [bytes([n]) * 150_000 + f"end-{n}".encode() for n in range(12)]  # ~1.8 MB
+    for n, body in enumerate(bodies):
+        await transport.send_to_queue(queue, OutgoingMessage(
+            body=body, routing_key="test.frames.sent.v1", message_id=f"m-{n}", transient=True))
+    await eventually(lambda: len(received) == 13, timeout=10)
+    await consumer.cancel()
+
+    assert [d.body for d in received[1:]] == bodies
+    assert len(sends) > 1 and max(sends) < 256 * 1024 + 2 * 150_100, sends

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,6 +66,7 @@ async def open_connection(url: str, on_closed: OnClosed) -> Any:
     opened: asyncio.Future[Any] = loop.create_future()
 
     def on_open(connection: Any) -> None:
+        _send_buffers_together(connection._transport)
         if not opened.done():
             opened.set_result(connection)
 
@@ -84,6 +86,41 @@ async def open_connection(url: str, on_closed: OnClosed) -> Any:
         custom_ioloop=loop,
     )
     return await opened
+
+
+_JOINED_SEND = 256 * 1024
+"""How much of the backlog one ``send`` takes at most: a larger backlog goes in chunks of
+about this size (pika copies what a partial send leaves over)."""
+
+
+def _send_buffers_together(transport: Any) -> None:
+    """Make pika's socket ``transport`` send its backlog in few ``send`` calls.
+
+    pika sends each buffered write with a system call of its own when the socket becomes
+    writable. The writes of one loop turn (a view's requests, the replies of a burst, a
+    batch of acks) are joined first: fewer system calls here, fewer TCP segments for the
+    broker to take in. Nothing waits for the join; it only happens to a backlog."""
+    produce = transport._produce
+    buffers: deque[bytes] = transport._tx_buffers
+
+    def produce_joined() -> None:
+        if len(buffers) > 1:
+            chunks: list[bytes] = []
+            parts: list[bytes] = []
+            size = 0
+            for buffer in buffers:
+                parts.append(buffer)
+                size += len(buffer)
+                if size >= _JOINED_SEND:
+                    chunks.append(b"".join(parts))
+                    parts, size = [], 0
+            if parts:
+                chunks.append(b"".join(parts))
+            buffers.clear()
+            buffers.extend(chunks)
+        produce()
+
+    transport._produce = produce_joined
 
 
 async def close_connection(connection: Any, closed: asyncio.Future[None]) -> None:
