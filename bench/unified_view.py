@@ -278,9 +278,12 @@ def report(url: str, args: argparse.Namespace, where: str, in_process: dict[str,
     print(figures("first round, all started at once: no HTTP", direct_first, slowest))
     print(figures("first round, all started at once: HTTP", http_first, slowest))
     first_own, own = measured.server_ms[:args.concurrency], measured.server_ms[args.concurrency:]
-    print(f"  the server's own time of a view (its elapsed_ms), max: first round "
-          f"{max(first_own):.1f} ms, steady state {max(own):.1f} ms; the rest of a view's "
-          f"time is HTTP, the wait for the loop and this client")
+    outside = [total * 1000 - inside for total, inside in zip(http, own, strict=True)]
+    print(f"  the server's own time of a view (its elapsed_ms): first round max "
+          f"{max(first_own):.1f} ms; steady state p50 {percentile(own, 50):.1f}, p95 "
+          f"{percentile(own, 95):.1f}, max {max(own):.1f} ms; the rest of a view's time (HTTP, "
+          f"the wait for the loop, this client) p50 {percentile(outside, 50):.1f}, p95 "
+          f"{percentile(outside, 95):.1f}, max {max(outside):.1f} ms")
     print("  CPU per view over HTTP: " + ", ".join(
         f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items())
         + f"; the server without HTTP {float(str(in_process['cpu_per_view'])) * 1000:.2f} ms"
