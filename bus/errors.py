@@ -4,6 +4,7 @@ Every error says what the bus should do with the message that caused it::
 
     EsbError
     ├── ConfigurationError          bad settings; the process refuses to start
+    │   └── SchemaDrift             tables differ from what the migrations made: a person looks
     ├── TransientError              retry with backoff
     │   ├── TransportError          broker unreachable, connection or channel lost
     │   ├── ExternalSystemUnavailable   network error, 5xx, timeout of a backend
@@ -31,6 +32,7 @@ __all__ = [
     "MessageTooLarge",
     "PermanentError",
     "RequestTimeout",
+    "SchemaDrift",
     "SchemaViolation",
     "TransientError",
     "TransportError",
@@ -54,6 +56,11 @@ class EsbError(Exception):
 
 class ConfigurationError(EsbError):
     """The settings are wrong; nothing will work until they are fixed."""
+
+
+class SchemaDrift(ConfigurationError):
+    """The database's tables differ from what the migrations made (changed by hand, or by
+    a build that never was a release): no migration can know what to do with them."""
 
 
 class TransientError(EsbError):
