@@ -1,9 +1,9 @@
-"""Databases for the migration tests (a SQLite file, a fresh PostgreSQL schema), and the
-``esb db`` commands in-process."""
+"""Databases for the migration tests (a SQLite file, a fresh PostgreSQL schema), the
+``esb db`` commands in-process, and schema gates installed as entry points."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from bus.db import create_engine, ensure_tables
 from migrations import registry
 from migrations.cli import db
 from migrations.state import DatabaseState, read_state
+from tests.entry_points import write_distribution
 from tests.services import postgres_schema
 
 
@@ -61,3 +62,15 @@ def make_the_old_way(database: Database,
 def esb_db(*args: str) -> Result:
     """``esb db ARGS`` (the click group the ``esb.commands`` entry point names)."""
     return CliRunner().invoke(db, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def install_schema_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                        ) -> Callable[[str], None]:
+    """Declare ``target`` in ``esb.schema`` for this test, as an installed package would."""
+    def install(target: str) -> None:
+        directory = write_distribution(tmp_path / "gate", "esb-test-gate",
+                                       {"esb.schema": {"test": target}})
+        monkeypatch.syspath_prepend(str(directory))
+
+    return install
