@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from migrations import registry
@@ -22,7 +21,8 @@ def _ddl(table: sa.Table, dialect: sa.Dialect) -> list[str]:
                     for index in table.indexes)]
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()],
+@pytest.mark.parametrize("dialect", [sa.create_engine(url).dialect  # no connection made
+                                     for url in ("sqlite://", "postgresql+psycopg://")],
                          ids=["sqlite", "postgresql"])
 def test_the_baseline_creates_the_tables_of_the_models_statement_for_statement(
         dialect: sa.Dialect) -> None:
