@@ -76,7 +76,12 @@ class Bus:
             self.settings.broker, confirm_window=delivery.confirm_window
         )
         self.engine = engine or db.create_engine(self.settings.database)
-        db.create_tables(self.engine)
+        try:  # first, before a component (journal writer, adapters) creates a table
+            db.prepare_database(self.engine)
+        except BaseException:
+            if engine is None:
+                self.engine.dispose()
+            raise
         self.processed = ProcessedMessages(self.engine)
         self.ledger = ProcessedLedger(self.processed)
         self.redeliveries = Redeliveries(self.engine)

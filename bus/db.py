@@ -7,16 +7,24 @@ can share one file.
 
 from __future__ import annotations
 
+import logging
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-__all__ = ["METADATA", "create_engine", "create_tables", "insert_or_ignore"]
+__all__ = ["METADATA", "SCHEMA_GATES", "create_engine", "create_tables", "insert_or_ignore",
+           "prepare_database"]
+
+log = logging.getLogger(__name__)
 
 METADATA = sa.MetaData()
 """Every table the bus owns registers here (journal, idempotency, outbox, DLQ)."""
+
+SCHEMA_GATES = "esb.schema"
+"""Entry-point group of the functions a bus runs on its engine before using it."""
 
 
 def create_engine(url: str, **options: Any) -> sa.Engine:
@@ -40,6 +48,24 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     return sa.create_engine(url, **options)
+
+
+def prepare_database(engine: sa.Engine) -> None:
+    """Run the installed schema gates (``esb.schema``: the migrations' check that the
+    database is at the code's revision, which makes the schema in an empty one), then
+    create the bus's tables that are missing, as the bus always did.
+
+    A gate's refusal (:class:`~bus.errors.DatabaseOutdated`) stops the start; a gate
+    that cannot be loaded is reported and skipped, like any plug-in.
+    """
+    for entry in sorted(entry_points(group=SCHEMA_GATES), key=lambda e: e.name):
+        try:
+            gate = entry.load()
+        except Exception as error:
+            log.error("schema gate %s skipped: %s: %s", entry.name, type(error).__name__, error)
+            continue
+        gate(engine)
+    create_tables(engine)
 
 
 def create_tables(engine: sa.Engine) -> None:

@@ -4,6 +4,8 @@ Every error says what the bus should do with the message that caused it::
 
     EsbError
     ├── ConfigurationError          bad settings; the process refuses to start
+    │   ├── DatabaseOutdated        the schema is older than the code: run `esb db upgrade`
+    │   └── SchemaDrift             tables differ from what the migrations made: a person looks
     ├── TransientError              retry with backoff
     │   ├── TransportError          broker unreachable, connection or channel lost
     │   ├── ExternalSystemUnavailable   network error, 5xx, timeout of a backend
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DatabaseOutdated",
     "EsbError",
     "ExternalSystemRejected",
     "ExternalSystemUnavailable",
@@ -31,6 +34,7 @@ __all__ = [
     "MessageTooLarge",
     "PermanentError",
     "RequestTimeout",
+    "SchemaDrift",
     "SchemaViolation",
     "TransientError",
     "TransportError",
@@ -54,6 +58,17 @@ class EsbError(Exception):
 
 class ConfigurationError(EsbError):
     """The settings are wrong; nothing will work until they are fixed."""
+
+
+class DatabaseOutdated(ConfigurationError):
+    """The database's schema revision is older than this release's: ``esb db upgrade``
+    brings it up to date (it is a separate step so that one process migrates, once,
+    before the new release's workers start)."""
+
+
+class SchemaDrift(ConfigurationError):
+    """The database's tables differ from what the migrations made (changed by hand, or by
+    a build that never was a release): no migration can know what to do with them."""
 
 
 class TransientError(EsbError):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import pytest
@@ -66,3 +69,22 @@ def require_postgres() -> str:
     require("PostgreSQL", "127.0.0.1", 5432)
     _ensure_database()
     return POSTGRES_URL
+
+
+@contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL schema (first on the ``search_path`` of every
+    connection made with it), dropped with all it holds afterwards."""
+    import sqlalchemy as sa
+
+    url = require_postgres()
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'create schema "{schema}"'))
+    try:
+        yield f"{url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()

@@ -28,6 +28,10 @@ from bus.settings import DeliverySettings, Settings
 from bus.telemetry.metrics import Metrics, Outcome
 from bus.transport.amqp.transport import retry_queue
 from bus.transport.base import dead_letter_queue
+from migrations.cli import db
+
+UPGRADE = ["upgrade"]
+"""``esb db upgrade``: the deploy step before the workers (compose, Kubernetes)."""
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -210,6 +214,23 @@ def test_compose_workers_are_competing_consumers_on_quorum_queues() -> None:
         assert env["ESB_API__HOST"] == "0.0.0.0", f"{name}: Prometheus could not scrape it"
         assert "ESB_INSTANCE" not in env, f"{name}: scaled copies would share a reply queue"
         assert not worker.get("init"), f"{name}: esb must be PID 1 to finish its shutdown"
+
+
+def test_the_deploy_step_is_a_command_of_esb_db() -> None:
+    assert UPGRADE[0] in db.commands
+
+
+def test_compose_starts_the_esb_services_after_the_one_shot_schema_upgrade() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    migrate = services["esb-migrate"]
+    assert migrate["command"] == ["esb", "db", *UPGRADE]
+    assert migrate["restart"] == "no"
+    assert migrate["image"] == services["esb-worker-1"]["image"]
+    assert migrate["environment"] == services["esb-worker-1"]["environment"]
+    for name, service in services.items():
+        if name.startswith("esb-") and name != "esb-migrate":
+            assert service["depends_on"]["esb-migrate"] == {
+                "condition": "service_completed_successfully"}, name
 
 
 # -- PromQL of the dashboard and the alerts -----------------------------------------------

@@ -19,6 +19,7 @@ from bus.adapters import AdapterHost, discover
 from bus.api.app import create_app
 from bus.api.shutdown import shutting_down
 from bus.app import Bus
+from bus.errors import DatabaseOutdated
 from bus.event_loop import loop_name, run_on
 from bus.router import Router
 from bus.settings import Settings, load_settings
@@ -118,7 +119,10 @@ def api_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
 
 async def serve(settings: Settings, *, routers: Sequence[Router] = ()) -> None:
     """Serve the bus, its adapters, ``routers`` and the API until SIGTERM/SIGINT."""
-    bus, adapters = build_bus(settings, routers=routers)
+    try:
+        bus, adapters = build_bus(settings, routers=routers)
+    except DatabaseOutdated as outdated:  # the operator's next step, not a traceback
+        raise click.ClickException(str(outdated)) from None
     app = create_app(bus, adapters)
     server = _Server(app, api_config(app, settings.api.host, settings.api.port))
     async with bus:

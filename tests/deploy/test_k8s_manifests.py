@@ -32,6 +32,7 @@ from bus.app import Bus
 from bus.settings import DeliverySettings, Settings
 from tests.test_deploy_files import (
     EXPORTED,
+    UPGRADE,
     adapter_setting_exists,
     process_variables,
     setting_exists,
@@ -292,6 +293,18 @@ def test_every_pod_has_resources_and_time_to_stop(name: str) -> None:
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][kind].keys(), f"{name}: {kind}"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_every_pod_upgrades_the_schema_before_the_bus_starts(name: str) -> None:
+    pod = WORKLOADS[name]["spec"]["template"]["spec"]
+    (upgrade,) = pod["initContainers"]
+    (container,) = pod["containers"]
+    assert upgrade["command"] == ["esb", "db", *UPGRADE]
+    assert upgrade["image"] == container["image"]
+    assert upgrade["envFrom"] == container["envFrom"], "the database the bus will use"
+    assert {"cpu", "memory"} <= upgrade["resources"]["limits"].keys()
+    assert upgrade["securityContext"] == container["securityContext"]
 
 
 # -- probes and ports ---------------------------------------------------------------------

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 
 from bus.db import ensure_tables
 
-__all__ = ["CallLedger", "LoggedCall"]
+__all__ = ["METADATA", "CallLedger", "LoggedCall"]
 
-_METADATA = sa.MetaData()
+METADATA = sa.MetaData()
 calls = sa.Table(
-    "crm_bitrix_calls", _METADATA,
+    "crm_bitrix_calls", METADATA,
     sa.Column("interaction_id", sa.String(128), primary_key=True),
     sa.Column("call_id", sa.String(128), nullable=False),
     sa.Column("activity_id", sa.Integer, nullable=True),
@@ -39,7 +39,7 @@ class LoggedCall:
 class CallLedger:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        ensure_tables(_METADATA, engine)
+        ensure_tables(METADATA, engine)
 
     async def get(self, interaction_id: str) -> LoggedCall | None:
         return await asyncio.to_thread(self._get, interaction_id)

@@ -1,0 +1,75 @@
+"""The schema gate a bus runs at start, before anything touches its database.
+
+Registered in the ``esb.schema`` entry-point group (the bus knows no migrations, nor
+the adapters whose tables they make); :func:`bus.db.prepare_database` runs it.
+
+============  =================================================================
+database      at start
+============  =================================================================
+current       nothing to do
+empty         the whole schema is made at the head revision (so ``esb demo`` and
+              a first ``esb run`` just work), under the migration lock
+behind        refused: :class:`~bus.errors.DatabaseOutdated`, run ``esb db upgrade``
+unversioned   made by a release before migrations: while the code's head is the
+              baseline it is what that release made, so the bus starts as it did
+              (a warning says to run ``esb db upgrade``); after that, refused
+ahead         a newer release migrated it (a rolling upgrade, an old worker
+              restarting): a warning, and the bus starts; revisions are written so
+              that the release before them still runs on the new schema
+============  =================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from alembic import command
+
+from bus.errors import DatabaseOutdated
+from migrations.scripts import BASELINE, PROJECT, Scripts
+from migrations.state import DatabaseState, Standing, read_state
+from migrations.upgrade import exclusive
+
+__all__ = ["prepare_database"]
+
+log = logging.getLogger(__name__)
+
+
+def prepare_database(engine: sa.Engine, *, scripts: Scripts = PROJECT) -> None:
+    """Make an empty database at the head revision; refuse one that is behind."""
+    with engine.connect() as connection:
+        state = read_state(connection)
+    if state.standing(scripts.heads, scripts.known) is Standing.EMPTY:
+        with exclusive(engine) as connection:  # another process may be at it too
+            state = read_state(connection)
+            if state.empty:
+                command.upgrade(scripts.config(connection), "heads")
+                log.info("created the database schema at revision %s", _shown(scripts.heads))
+                return
+    _judge(state, scripts)
+
+
+def _judge(state: DatabaseState, scripts: Scripts) -> None:
+    standing = state.standing(scripts.heads, scripts.known)
+    expected = _shown(scripts.heads)
+    if standing is Standing.BEHIND:
+        raise DatabaseOutdated(
+            f"the database schema is at revision {_shown(state.revisions)}, this release "
+            f"needs {expected}: run `esb db upgrade` (with this release) before starting it")
+    if standing is Standing.UNVERSIONED:
+        if scripts.heads != {BASELINE}:
+            raise DatabaseOutdated(
+                "the database was made by a release before migrations (no schema revision) "
+                f"and this release needs revision {expected}: run `esb db upgrade` (with this "
+                "release) before starting it")
+        log.warning("the database has no schema revision (made by a release before "
+                    "migrations): run `esb db upgrade` once to check and stamp it")
+    elif standing is Standing.AHEAD:
+        log.warning("the database schema is at revision %s, which this release does not know "
+                    "(it expects %s): a newer release has migrated it",
+                    _shown(state.revisions), expected)
+
+
+def _shown(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "none"
