@@ -19,7 +19,9 @@ from bus.adapters import discover
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
 SERVICES: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE.read_text())["services"]
 ESB_SERVICES = {name: s for name, s in SERVICES.items() if "ESB_BROKER_URL" in
-                s.get("environment", {})}
+                s.get("environment", {}) and s.get("command") is None}
+"""The services that run the image's ``esb run`` (not a one-shot command such as
+``esb db upgrade``)."""
 CONFIGURED = {"ESB_BILLING__URL": "http://billing:34012", "ESB_CRM__URL": "http://crm:8080",
               "ESB_DOCFLOW__URL": "http://cmis:8080", "ESB_PBX__AMI_HOST": "pbx",
               "ESB_PBX__ENABLED": "true"}  # as an integrator's .env would set them
@@ -73,3 +75,4 @@ def test_only_the_published_worker_serves_the_faces_with_per_process_state(
     settings = adapter_settings(service, environment)
     face = service == "esb-worker-1"
     assert settings["window"].enabled is face and settings["console"].enabled is face
+
