@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import tomllib
 import typing
 from pathlib import Path
 from typing import Any, get_args
@@ -175,6 +176,17 @@ def test_deploy_has_the_files_integrators_need() -> None:
                  "systemd/esb.service"]:
         assert (DEPLOY / name).is_file(), name
     assert YAML_FILES and JSON_FILES
+
+
+def test_the_image_installs_every_package_of_the_project() -> None:
+    """``pip install .`` in the image installs what was copied: a package left out loses
+    its entry points (the operator page, the console) without failing the build."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {pattern.rstrip("*") for pattern in
+                project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (DEPLOY / "Dockerfile").read_text(),
+                            re.MULTILINE))
+    assert packages <= copied, sorted(packages - copied)
 
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(DEPLOY)))
