@@ -22,22 +22,53 @@ ahead         a newer release migrated it (a rolling upgrade, an old worker
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
 
 from bus.errors import DatabaseOutdated
-from migrations.scripts import BASELINE, PROJECT, Scripts
-from migrations.state import DatabaseState, Standing, read_state
-from migrations.upgrade import exclusive
+from migrations.head import HEAD
+
+if TYPE_CHECKING:
+    from migrations.scripts import Scripts
+    from migrations.state import DatabaseState
 
 __all__ = ["prepare_database"]
 
 log = logging.getLogger(__name__)
 
+_VERSION_TABLE = "alembic_version"
 
-def prepare_database(engine: sa.Engine, *, scripts: Scripts = PROJECT) -> None:
-    """Make an empty database at the head revision; refuse one that is behind."""
+
+def prepare_database(engine: sa.Engine, *, scripts: Scripts | None = None) -> None:
+    """Make an empty database at the head revision; refuse one that is behind.
+
+    A database already at :data:`~migrations.head.HEAD` is let through after one query,
+    with nothing of Alembic imported (see :mod:`migrations.head`)."""
+    if scripts is None:
+        if _revisions(engine) == {HEAD}:
+            return
+        from migrations.scripts import PROJECT
+
+        scripts = PROJECT
+    _prepare(engine, scripts)
+
+
+def _revisions(engine: sa.Engine) -> set[str]:
+    """What ``alembic_version`` holds (nothing when there is no such table yet)."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(_VERSION_TABLE):
+            return set()
+        rows = connection.execute(sa.text(f"SELECT version_num FROM {_VERSION_TABLE}"))
+        return {str(revision) for revision in rows.scalars()}
+
+
+def _prepare(engine: sa.Engine, scripts: Scripts) -> None:
+    from alembic import command
+
+    from migrations.state import Standing, read_state
+    from migrations.upgrade import exclusive
+
     with engine.connect() as connection:
         state = read_state(connection)
     if state.standing(scripts.heads, scripts.known) is Standing.EMPTY:
@@ -51,6 +82,9 @@ def prepare_database(engine: sa.Engine, *, scripts: Scripts = PROJECT) -> None:
 
 
 def _judge(state: DatabaseState, scripts: Scripts) -> None:
+    from migrations.scripts import BASELINE
+    from migrations.state import Standing
+
     standing = state.standing(scripts.heads, scripts.known)
     expected = _shown(scripts.heads)
     if standing is Standing.BEHIND:

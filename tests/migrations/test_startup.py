@@ -5,8 +5,11 @@ tests go through :class:`~bus.app.Bus` as ``esb run`` does."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 import pytest
@@ -17,6 +20,7 @@ from bus.cli.serve import serve
 from bus.db import create_engine
 from bus.errors import DatabaseOutdated
 from bus.settings import Settings
+from migrations.head import HEAD
 from migrations.scripts import BASELINE, PROJECT
 from migrations.startup import prepare_database
 from migrations.state import differences
@@ -154,3 +158,23 @@ async def test_esb_run_on_a_database_behind_says_what_to_do_instead_of_a_traceba
 
     with pytest.raises(click.ClickException, match="run `esb db upgrade`"):
         await serve(Settings(broker_url="memory://migrations", database_url=database.url))
+
+
+def test_head_is_the_newest_revision_of_the_scripts() -> None:
+    assert PROJECT.heads == {HEAD}
+
+
+def test_a_bus_on_a_database_at_the_head_starts_without_loading_alembic(
+        database: Database) -> None:
+    upgrade(database.engine)
+    starting = (
+        "import sys\n"
+        "from bus.db import create_engine\n"
+        "from migrations.startup import prepare_database\n"
+        f"prepare_database(create_engine({database.url!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'adapters')))\n")
+
+    started = subprocess.run([sys.executable, "-c", starting], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[2])
+
+    assert started.stdout.strip() == "[]", started.stdout
