@@ -99,7 +99,8 @@ async def processes(url: str, prefix: str, workdir: Path, loop: str,
                     args: argparse.Namespace) -> AsyncIterator[tuple[Child, Child | None]]:
     """The server (and, on a real broker, the backends' own process), on ``loop``."""
     apart = url.startswith("amqp")
-    backend_child = await spawn("unified_view_backends.py", url, prefix, str(workdir), loop) \
+    backend_child = await spawn("unified_view_backends.py", url, prefix, str(workdir), loop,
+                                *(("--gc-freeze",) if args.gc_freeze else ())) \
         if apart else None
     try:
         if backend_child is not None:
@@ -323,9 +324,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, default=0.5, help="every backend's, seconds")
     parser.add_argument("--brokers", default="memory", help="memory,rabbitmq")
     parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
-                        help="the server settles the garbage collector before serving "
-                             "(gc.freeze() and rarer full collections), as esb run does "
-                             "(--no-gc-freeze to see the difference)")
+                        help="the server and the backends settle the garbage collector "
+                             "once started (gc.freeze() and rarer full collections), as esb run "
+                             "does (--no-gc-freeze to see the difference)")
     parser.add_argument("--event-loops", default="uvloop",
                         help="the server's (and backends') event loop, one run each: "
                              "uvloop,asyncio (bus/event_loop.py)")

@@ -5,9 +5,10 @@ Five backends answer the real request types over the bus with fixed latencies
 50/80/120 as in the issue). Run as a script, they serve in a process of their own
 (they are other systems) until stdin closes, answering ``cpu`` with their CPU seconds,
 on the event loop LOOP names (``uvloop`` or ``asyncio``, :mod:`bus.event_loop`; default
-uvloop, as ``esb run``'s):
+uvloop, as ``esb run``'s); ``--gc-freeze`` settles the garbage collector once started,
+as ``esb run`` does:
 
-    python bench/unified_view_backends.py URL PREFIX WORKDIR [LOOP]
+    python bench/unified_view_backends.py URL PREFIX WORKDIR [LOOP] [--gc-freeze]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.app import Bus
+from bus.cli.serve import settle_garbage_collector
 from bus.event_loop import event_loop_named, run_on
 from bus.router import Router
 from bus.settings import Settings
@@ -108,11 +110,13 @@ async def in_rounds(count: int, concurrency: int,
     return [samples[n] for n in range(count)]
 
 
-async def serve_backends(url: str, prefix: str, workdir: Path) -> None:
+async def serve_backends(url: str, prefix: str, workdir: Path, *, gc_freeze: bool) -> None:
     """The backends on a bus of this process, until stdin closes."""
     bus = Bus(bus_settings(url, prefix, workdir, "backends"), source="backends")
     bus.include(backends(dict(LATENCY)))
     await bus.start()
+    if gc_freeze:  # as esb run does once started (they are bus processes too)
+        settle_garbage_collector()
     print("ready", flush=True)
     while line := await asyncio.to_thread(sys.stdin.readline):  # "cpu": this process's CPU s
         if line.strip() == "cpu":
@@ -122,6 +126,7 @@ async def serve_backends(url: str, prefix: str, workdir: Path) -> None:
 
 
 if __name__ == "__main__":
-    url_, prefix_, workdir_ = sys.argv[1:4]
-    run_on(event_loop_named(sys.argv[4] if len(sys.argv) > 4 else "uvloop"),
-           serve_backends(url_, prefix_, Path(workdir_)))
+    url_, prefix_, workdir_, *rest = sys.argv[1:]
+    loop_ = next((arg for arg in rest if not arg.startswith("--")), "uvloop")
+    run_on(event_loop_named(loop_),
+           serve_backends(url_, prefix_, Path(workdir_), gc_freeze="--gc-freeze" in rest))
