@@ -22,8 +22,10 @@ import pytest
 import sqlalchemy as sa
 
 from bus.app import Bus
+from bus.db import create_engine
 from bus.envelope import Envelope
 from bus.settings import Settings
+from migrations.upgrade import upgrade
 from tests.deploy.scale_out_worker import (
     EFFECTS,
     REDELIVERIES,
@@ -33,7 +35,7 @@ from tests.deploy.scale_out_worker import (
 )
 from tests.entry_points import write_distribution
 from tests.esb_processes import ROOT, Deployment, EsbProcess
-from tests.services import require_postgres, require_rabbitmq
+from tests.services import postgres_schema, require_rabbitmq
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
 
@@ -78,15 +80,16 @@ def work_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[SharedServices]:
-    shared = SharedServices(require_rabbitmq(), require_postgres(), f"t{uuid.uuid4().hex[:10]}")
-    engine = sa.create_engine(shared.database)
-    create_tables(engine)
-    yield shared
-    with engine.begin() as db:
-        for table in (EFFECTS, REDELIVERIES):
-            db.execute(table.delete().where(table.c.run == shared.run))
-    engine.dispose()
-    asyncio.run(delete_queues(shared))
+    """A database of the module's own, upgraded as a deployment's one-shot ``esb db
+    upgrade`` does before the workers start."""
+    with postgres_schema("scale") as database:
+        shared = SharedServices(require_rabbitmq(), database, f"t{uuid.uuid4().hex[:10]}")
+        engine = create_engine(shared.database)
+        upgrade(engine)
+        create_tables(engine)
+        yield shared
+        engine.dispose()
+        asyncio.run(delete_queues(shared))
 
 
 async def delete_queues(services: SharedServices) -> None:
