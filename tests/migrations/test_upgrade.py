@@ -4,7 +4,10 @@ Each test runs on a SQLite file and on a PostgreSQL schema of its own."""
 
 from __future__ import annotations
 
+import logging
+
 import orjson
+import pytest
 
 from bus.db import ensure_tables
 from bus.transport.sql.tables import METADATA as BROKER_METADATA
@@ -120,3 +123,13 @@ def test_upgrade_twice_does_nothing_the_second_time(database: Database) -> None:
 
     assert f"upgraded from revision none to {HEAD}" in first.output
     assert f"at revision {HEAD}: nothing to do" in second.output
+
+
+def test_the_log_of_an_upgrade_names_the_revisions_run_not_alembics_preamble(
+        database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="alembic"):
+        upgrade(database.engine)
+
+    said = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith(f"Running upgrade  -> {BASELINE}") for line in said), said
+    assert not [line for line in said if line.startswith(("Context impl", "Will assume"))]
