@@ -11,6 +11,7 @@ the very messages, a body larger than a frame included.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -71,9 +72,26 @@ async def test_a_message_is_one_write_and_arrives_whole(
     assert len(carrying[0]) > len(body) and body[-4000:] in carrying[0]
 
 
-async def test_messages_published_in_one_loop_turn_leave_in_one_send(
-    rabbit: tuple[AmqpTransport, str, list[bytes]],
-) -> None:
+@dataclass
+class OneTurn:
+    """A queue consumed, the transient channel open, and every ``send`` pika's socket
+    transport makes from then on."""
+
+    transport: AmqpTransport
+    queue: str
+    received: list[Delivery]
+    sends: list[bytes]
+
+    async def publish_at_once(self, bodies: list[bytes]) -> None:
+        """Each on the open transient channel: no await suspends in between."""
+        for n, body in enumerate(bodies):
+            await self.transport.send_to_queue(self.queue, OutgoingMessage(
+                body=body, routing_key="test.frames.sent.v1", message_id=f"m-{n}",
+                transient=True))
+
+
+@pytest.fixture
+async def one_turn(rabbit: tuple[AmqpTransport, str, list[bytes]]) -> AsyncIterator[OneTurn]:
     transport, queue, _writes = rabbit
     received: list[Delivery] = []
 
@@ -85,6 +103,7 @@ async def test_messages_published_in_one_loop_turn_leave_in_one_send(
     await transport.send_to_queue(queue, OutgoingMessage(  # opens the transient channel
         body=b"first", routing_key="test.frames.sent.v1", message_id="m-first", transient=True))
     await eventually(lambda: len(received) == 1)
+    received.clear()
     socket_side: Any = transport._connection._transport
     sends: list[bytes] = []
     send = socket_side._sigint_safe_send
@@ -94,48 +113,30 @@ async def test_messages_published_in_one_loop_turn_leave_in_one_send(
         return int(send(sock, data))
 
     socket_side._sigint_safe_send = recorded
-    for n in range(10):  # an open transient channel: no await suspends in between
-        await transport.send_to_queue(queue, OutgoingMessage(
-            body=f"body-{n}".encode(), routing_key="test.frames.sent.v1",
-            message_id=f"m-{n}", transient=True))
-    await eventually(lambda: len(received) == 11)
+    yield OneTurn(transport, queue, received, sends)
     await consumer.cancel()
 
-    assert [d.body for d in received[1:]] == [f"body-{n}".encode() for n in range(10)]
-    carrying = [s for s in sends if b"test.frames.sent.v1" in s]
-    assert len(carrying) == 1, [len(s) for s in sends]
-    assert all(f"body-{n}".encode() in carrying[0] for n in range(10))
+
+async def test_messages_published_in_one_loop_turn_leave_in_one_send(one_turn: OneTurn) -> None:
+    bodies = [f"body-{n}".encode() for n in range(10)]
+
+    await one_turn.publish_at_once(bodies)
+    await eventually(lambda: len(one_turn.received) == 10)
+
+    assert [d.body for d in one_turn.received] == bodies
+    carrying = [s for s in one_turn.sends if b"test.frames.sent.v1" in s]
+    assert len(carrying) == 1, [len(s) for s in one_turn.sends]
+    assert all(body in carrying[0] for body in bodies)
 
 
 async def test_a_large_backlog_leaves_in_chunks_and_arrives_whole_in_order(
-    rabbit: tuple[AmqpTransport, str, list[bytes]],
+    one_turn: OneTurn,
 ) -> None:
-    transport, queue, _writes = rabbit
-    received: list[Delivery] = []
-
-    async def take(delivery: Delivery) -> None:
-        received.append(delivery)
-        await delivery.ack()
-
-    consumer = await transport.consume(queue, take, prefetch=50)
-    await transport.send_to_queue(queue, OutgoingMessage(
-        body=b"first", routing_key="test.frames.sent.v1", message_id="m-first", transient=True))
-    await eventually(lambda: len(received) == 1)
-    socket_side: Any = transport._connection._transport
-    sends: list[int] = []
-    send = socket_side._sigint_safe_send
-
-    def recorded(sock: Any, data: bytes) -> int:
-        sends.append(len(data))
-        return int(send(sock, data))
-
-    socket_side._sigint_safe_send = recorded
     bodies = [bytes([n]) * 150_000 + f"end-{n}".encode() for n in range(12)]  # ~1.8 MB
-    for n, body in enumerate(bodies):
-        await transport.send_to_queue(queue, OutgoingMessage(
-            body=body, routing_key="test.frames.sent.v1", message_id=f"m-{n}", transient=True))
-    await eventually(lambda: len(received) == 13, timeout=10)
-    await consumer.cancel()
 
-    assert [d.body for d in received[1:]] == bodies
-    assert len(sends) > 1 and max(sends) < 256 * 1024 + 2 * 150_100, sends
+    await one_turn.publish_at_once(bodies)
+    await eventually(lambda: len(one_turn.received) == 12, timeout=10)
+
+    assert [d.body for d in one_turn.received] == bodies
+    sizes = [len(s) for s in one_turn.sends]
+    assert len(sizes) > 1 and max(sizes) < 256 * 1024 + 2 * 150_100, sizes
