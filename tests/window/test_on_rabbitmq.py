@@ -56,3 +56,39 @@ async def test_screen_pop_on_rabbitmq(start_window: WindowFactory) -> None:
 
         assert local["stage"] == "local" and local["card"]["name"] == "Иванова Мария"
         assert enriched["stage"] == "enriched" and enriched["view"]["complete"] is True
+
+
+async def test_two_window_replicas_each_pop_their_agents_and_drop_their_caches(
+        start_window: WindowFactory) -> None:
+    """The window's subscriptions are per instance: behind a load balancer, every replica
+    gets every ringing call and every change, not a share of them."""
+    replicas = [await start_window(), await start_window()]
+    for window in replicas:
+        await window.view("/v1/customers/lookup", phone=PHONE)  # billing now cached in each
+    await feed_directory(replicas[0])  # its events reach the other replica's directory too
+    await eventually(lambda: all(len(w.component.state.directory) >= 1 for w in replicas), 10)
+
+    async with serve(replicas[0].app) as first, serve(replicas[1].app) as second, \
+            httpx.AsyncClient() as http, \
+            http.stream("GET", f"{first}/v1/screen-pop/stream", params={"agent": "2001"}) as a, \
+            http.stream("GET", f"{second}/v1/screen-pop/stream", params={"agent": "2002"}) as b:
+        on_first, on_second = SseReader(a), SseReader(b)
+        await on_first.next()
+        await on_second.next()
+        await replicas[0].bus.emit("pbx.call.ringing.v1", ringing(PHONE, ["2001", "2002"]))
+
+        popped = [await on_first.next(), await on_second.next()]
+        enriched = [await on_first.next(), await on_second.next()]  # each gathered its view
+
+    assert [pop["stage"] for pop in popped] == ["local", "local"]
+    assert [pop["card"]["name"] for pop in popped] == ["Иванова Мария"] * 2
+    assert [pop["stage"] for pop in enriched] == ["enriched", "enriched"]
+    before = [w.component.state.cache.invalidations for w in replicas]
+    await replicas[1].bus.emit("billing.balance.changed.v1", {
+        "account_number": ACCOUNTS[1], "balance": {"amount": "0.00", "currency": "RUB"},
+        "reason": "payment", "changed_at": "2026-01-10T10:00:00Z"})
+    await eventually(lambda: all(w.component.state.cache.invalidations > count
+                                 for w, count in zip(replicas, before, strict=True)), 10)
+    for window in replicas:
+        after = await window.view("/v1/customers/lookup", phone=PHONE)
+        assert after["sections"]["billing"]["status"] == "fresh"
