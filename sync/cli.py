@@ -16,8 +16,8 @@ import click
 import orjson
 
 from bus.app import Bus
+from bus.cli.database import open_database
 from bus.cli.output import emit, emit_one
-from bus.db import create_engine
 from bus.settings import load_settings
 from sync.canonical import canonical_id
 from sync.conflicts import DECISIONS
@@ -35,7 +35,7 @@ __all__ = ["sync"]
 
 
 def _service() -> SyncService:
-    return SyncService(create_engine(load_settings().database), SyncSettings())
+    return SyncService(open_database(load_settings().database), SyncSettings())
 
 
 @click.group()

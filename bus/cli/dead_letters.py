@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bus import db
+from bus.cli.database import open_database
 from bus.cli.output import emit, emit_one
 from bus.delivery.dead_letters import DeadLetter, DeadLetterStore, NotReplayable
 from bus.delivery.outbox import OutboxRelay
@@ -19,9 +19,7 @@ from bus.transport import transport_for
 
 
 def _store() -> DeadLetterStore:
-    engine = db.create_engine(load_settings().database)
-    db.create_tables(engine)
-    return DeadLetterStore(engine)
+    return DeadLetterStore(open_database(load_settings().database))
 
 
 @click.group()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from bus import db
+from bus.cli.database import open_database
 from bus.cli.output import emit
 from bus.journal import JournalQuery
 from bus.settings import load_settings
@@ -18,9 +18,7 @@ COLUMNS = ["occurred_at", "type", "id", "source", "correlation_id", "status"]
 
 def _query() -> JournalQuery:
     settings = load_settings()
-    engine = db.create_engine(settings.database)
-    db.create_tables(engine)
-    return JournalQuery(engine, settings.journal)
+    return JournalQuery(open_database(settings.database), settings.journal)
 
 
 def _rows(entries: Any) -> list[dict[str, Any]]:
