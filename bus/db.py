@@ -8,6 +8,8 @@ can share one file.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -48,6 +50,29 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     return sa.create_engine(url, **options)
+
+
+_WAL_SWITCH_PATIENCE = 10.0
+"""Seconds a new connection keeps trying to put a new SQLite file in WAL mode."""
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while another connection holds the lock.
+
+    On a file that is not in WAL mode yet (a new database), connections switching it at
+    the same moment (the components of one starting process, two processes) get
+    "database is locked" at once: SQLite does not wait on its busy timeout there, as it
+    would deadlock. Each try holds no lock after it fails; the first switch wins and the
+    others find WAL set."""
+    deadline = time.monotonic() + _WAL_SWITCH_PATIENCE
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def prepare_database(engine: sa.Engine) -> None:

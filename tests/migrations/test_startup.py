@@ -123,9 +123,6 @@ def test_a_database_a_newer_release_migrated_starts_with_a_warning(
 def test_two_processes_starting_on_an_empty_database_make_the_schema_once(
         database: Database) -> None:
     """Each takes the migration lock; the second finds the schema made."""
-    # The file exists (in WAL mode) first: two connections switching a new SQLite file to
-    # WAL at once is another race, bus.db.create_engine's, not the one tested here.
-    database.engine.connect().close()
     starting_line = threading.Barrier(2)
     failures: list[BaseException] = []
 
