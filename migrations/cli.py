@@ -6,6 +6,7 @@ Each command works on ``ESB_DATABASE_URL`` unless ``--url`` names another databa
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from bus.settings import load_settings
 from migrations.scripts import BASELINE, PROJECT
 from migrations.state import Standing, differences, models, read_state
 from migrations.upgrade import upgrade as upgrade_database
+from migrations.upgrade import write_sql
 
 __all__ = ["db"]
 
@@ -67,13 +69,24 @@ def db() -> None:
 @click.option("--revision", default="heads", show_default=True,
               help="The revision to reach: this release's newest by default.")
 @_url_option
-def upgrade(revision: str, url: str | None) -> None:
+@click.option("--sql", "as_sql", is_flag=True,
+              help="Print the SQL instead of running it (nothing connects; the URL "
+                   "only names the dialect), for a DBA to review and run.")
+@click.option("--since", metavar="REVISION",
+              help="With --sql: the revision the database is at (default: empty).")
+def upgrade(revision: str, url: str | None, as_sql: bool, since: str | None) -> None:
     """Migrate the database to this release's schema.
 
     A database made by a release before migrations is compared with the baseline
     first and stamped only if it matches; otherwise nothing changes and the
     differences are listed.
     """
+    if as_sql:
+        write_sql(url or load_settings().database, sys.stdout,
+                  since=since, revision=revision)
+        return
+    if since is not None:
+        raise click.UsageError("--since goes with --sql")
     with _engine(url) as engine:
         try:
             outcome = upgrade_database(engine, revision)

@@ -35,9 +35,12 @@ class Scripts:
     extra_locations: tuple[Path, ...] = ()
 
     def config(self, connection: sa.Connection | None = None, *,
-               stdout: TextIO | None = None) -> Config:
-        """Alembic's configuration; ``env.py`` runs on ``connection``."""
-        config = Config(stdout=stdout or sys.stdout)
+               stdout: TextIO | None = None, sql_for: str | None = None) -> Config:
+        """Alembic's configuration; ``env.py`` runs on ``connection``, or writes the SQL
+        for the database at URL ``sql_for`` to ``stdout`` (offline mode: nothing
+        connects)."""
+        config = Config(stdout=stdout or sys.stdout,
+                        output_buffer=stdout if sql_for is not None else None)
         config.set_main_option("script_location", str(SCRIPT_LOCATION))
         config.set_main_option("path_separator", "os")
         locations = (SCRIPT_LOCATION / "versions", *self.extra_locations)
@@ -46,6 +49,8 @@ class Scripts:
         config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
         if connection is not None:
             config.attributes["connection"] = connection
+        if sql_for is not None:
+            config.attributes["sql_for"] = sql_for
         return config
 
     @cached_property

@@ -22,7 +22,7 @@ from bus.errors import SchemaDrift
 from migrations.scripts import BASELINE, PROJECT, Scripts
 from migrations.state import differences, read_state
 
-__all__ = ["LOCK_KEY", "Upgraded", "adopt", "downgrade", "exclusive", "upgrade"]
+__all__ = ["LOCK_KEY", "Upgraded", "adopt", "downgrade", "exclusive", "upgrade", "write_sql"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,16 @@ def adopt(connection: sa.Connection, scripts: Scripts = PROJECT) -> tuple[str, .
     command.stamp(scripts.config(connection), BASELINE)
     log.info("the database made before migrations matches revision %s: stamped", BASELINE)
     return tuple(table.name for table in missing)
+
+
+def write_sql(url: str, stdout: TextIO, *, since: str | None = None,
+              revision: str = "heads", scripts: Scripts = PROJECT) -> None:
+    """Write the SQL of the upgrade to ``revision`` for the database at ``url`` (its
+    dialect) to ``stdout``, without connecting: for a DBA to review and run. From an
+    empty database, or from revision ``since``. A database made before migrations is
+    adopted by ``esb db upgrade`` itself (it compares the tables first), not by a script."""
+    target = f"{since}:{revision}" if since else revision
+    command.upgrade(scripts.config(stdout=stdout, sql_for=url), target, sql=True)
 
 
 def downgrade(engine: sa.Engine, revision: str, *, scripts: Scripts = PROJECT,

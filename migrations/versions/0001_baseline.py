@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable, DropTable, SetColumnComment, SetTableComment
 
 revision = "0001"
 down_revision = None
@@ -25,11 +26,25 @@ _JSON_TEXT = sa.Text().with_variant(postgresql.JSONB(astext_type=sa.Text()), "po
 
 
 def upgrade() -> None:
-    baseline_metadata().create_all(op.get_bind(), checkfirst=False)
+    """What ``create_all`` emits, statement by statement through ``op.execute``, so that
+    ``esb db upgrade --sql`` can write it out for a DBA as well as run it."""
+    dialect = op.get_context().dialect
+    separate_comments = dialect.supports_comments and not dialect.inline_comments
+    for table in baseline_metadata().sorted_tables:
+        op.execute(CreateTable(table))
+        if separate_comments:  # PostgreSQL: COMMENT ON after CREATE TABLE
+            if table.comment is not None:
+                op.execute(SetTableComment(table))
+            for column in table.columns:
+                if column.comment is not None:
+                    op.execute(SetColumnComment(column))
+        for index in sorted(table.indexes, key=lambda index: str(index.name)):
+            op.execute(CreateIndex(index))
 
 
 def downgrade() -> None:
-    baseline_metadata().drop_all(op.get_bind(), checkfirst=False)
+    for table in reversed(baseline_metadata().sorted_tables):
+        op.execute(DropTable(table))
 
 
 def baseline_metadata() -> sa.MetaData:

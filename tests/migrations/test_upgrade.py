@@ -5,13 +5,17 @@ Each test runs on a SQLite file and on a PostgreSQL schema of its own."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from bus.db import ensure_tables
 from bus.transport.sql.tables import METADATA as BROKER_METADATA
 from migrations import registry
+from migrations.cli import db
 from migrations.scripts import BASELINE, PROJECT
 from migrations.state import Standing, differences
 from migrations.upgrade import downgrade, upgrade
@@ -133,3 +137,54 @@ def test_the_log_of_an_upgrade_names_the_revisions_run_not_alembics_preamble(
     said = [record.getMessage() for record in caplog.records]
     assert any(line.startswith(f"Running upgrade  -> {BASELINE}") for line in said), said
     assert not [line for line in said if line.startswith(("Context impl", "Will assume"))]
+
+
+def _unreachable(database: Database, tmp_path: Path) -> str:
+    """A URL of the database's dialect that no connection could use."""
+    if database.url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'absent' / 'never.db'}"
+    return "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
+
+
+def _run_script(database: Database, script: str) -> None:
+    """As a DBA would: the whole script, on a connection of its own, in autocommit."""
+    raw: Any = database.engine.raw_connection()
+    try:
+        if database.url.startswith("sqlite"):
+            raw.driver_connection.executescript(script)
+        else:
+            raw.driver_connection.autocommit = True
+            raw.driver_connection.execute(script)
+    finally:
+        raw.close()
+
+
+def test_the_sql_for_a_dba_makes_the_schema_the_upgrade_makes_without_connecting(
+        database: Database, tmp_path: Path) -> None:
+    unreachable = _unreachable(database, tmp_path)
+
+    written = esb_db("upgrade", "--sql", "--url", unreachable)
+
+    assert written.exit_code == 0, written.output
+    assert not (tmp_path / "absent").exists()  # nothing connected, nothing was made
+    _run_script(database, written.stdout)
+    with database.engine.connect() as connection:
+        found = differences(connection)
+    assert database.state().revisions == PROJECT.heads
+    assert found == []
+
+
+def test_the_sql_since_the_head_has_nothing_to_create(database: Database, tmp_path: Path
+                                                     ) -> None:
+    written = esb_db("upgrade", "--sql", "--since", HEAD, "--url",
+                     _unreachable(database, tmp_path))
+
+    assert written.exit_code == 0, written.output
+    assert "CREATE TABLE" not in written.stdout
+
+
+def test_since_without_sql_is_refused(database: Database) -> None:
+    result = CliRunner().invoke(db, ["upgrade", "--since", BASELINE, "--url", database.url])
+
+    assert result.exit_code == 2 and "--since goes with --sql" in result.output
+    assert database.state().empty
