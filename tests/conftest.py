@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -112,6 +113,26 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def all_at_once(count: int, work: Callable[[], None]) -> list[BaseException]:
+    """Run ``work`` in ``count`` threads released together; what each raised."""
+    starting_line = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            starting_line.wait()
+            work()
+        except BaseException as failure:
+            failures.append(failure)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
 
 
 def collector(*patterns: str) -> tuple[Router, list[Envelope]]:

@@ -8,12 +8,12 @@ locked" at once, without waiting, to all but one of those that try it together.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bus.db import create_engine
+from tests.conftest import all_at_once
 
 
 def test_connections_opening_a_new_file_together_all_get_it_in_wal_mode(
@@ -22,24 +22,16 @@ def test_connections_opening_a_new_file_together_all_get_it_in_wal_mode(
     modes: list[str] = []
     for attempt in range(30):
         url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
-        starting_line = threading.Barrier(4)
+        engines = [create_engine(url) for _ in range(4)]  # a pool each, as components have
+        unused = list(engines)
 
-        def connect(url: str = url, starting_line: threading.Barrier = starting_line) -> None:
-            engine = create_engine(url)  # a pool of its own, as another component has
-            try:
-                starting_line.wait()
-                with engine.connect() as connection:
-                    modes.append(str(connection.scalar(sa.text("PRAGMA journal_mode"))))
-            except BaseException as failure:
-                failures.append(failure)
-            finally:
-                engine.dispose()
+        def connect(unused: list[sa.Engine] = unused) -> None:
+            with unused.pop().connect() as connection:
+                modes.append(str(connection.scalar(sa.text("PRAGMA journal_mode"))))
 
-        openers = [threading.Thread(target=connect) for _ in range(4)]
-        for opener in openers:
-            opener.start()
-        for opener in openers:
-            opener.join()
+        failures += all_at_once(4, connect)
+        for engine in engines:
+            engine.dispose()
 
     assert failures == []
     assert modes == ["wal"] * 120

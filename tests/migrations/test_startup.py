@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from migrations.scripts import BASELINE, PROJECT
 from migrations.startup import prepare_database
 from migrations.state import differences
 from migrations.upgrade import downgrade, upgrade
+from tests.conftest import all_at_once
 from tests.migrations.conftest import Database, make_the_old_way
 from tests.migrations.gates import WITH_NEXT_REVISION
 
@@ -123,24 +123,12 @@ def test_a_database_a_newer_release_migrated_starts_with_a_warning(
 def test_two_processes_starting_on_an_empty_database_make_the_schema_once(
         database: Database) -> None:
     """Each takes the migration lock; the second finds the schema made."""
-    starting_line = threading.Barrier(2)
-    failures: list[BaseException] = []
+    engines = [create_engine(database.url) for _ in range(2)]  # a pool each, as processes have
+    unused = list(engines)
 
-    def start() -> None:
-        engine = create_engine(database.url)  # a pool of its own, as another process has
-        try:
-            starting_line.wait()
-            prepare_database(engine)
-        except BaseException as failure:
-            failures.append(failure)
-        finally:
-            engine.dispose()
-
-    starters = [threading.Thread(target=start) for _ in range(2)]
-    for starter in starters:
-        starter.start()
-    for starter in starters:
-        starter.join()
+    failures = all_at_once(2, lambda: prepare_database(unused.pop()))
+    for engine in engines:
+        engine.dispose()
 
     with database.engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
