@@ -20,7 +20,7 @@ from bus.db import create_engine
 from bus.errors import SchemaDrift
 from bus.settings import load_settings
 from migrations.scripts import BASELINE, PROJECT
-from migrations.state import Standing, differences, models, read_state
+from migrations.state import Standing, differences, models, read_state, shown_revisions
 from migrations.upgrade import upgrade as upgrade_database
 from migrations.upgrade import write_sql
 
@@ -51,13 +51,9 @@ def _engine(url: str | None) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def _shown(revisions: frozenset[str]) -> str:
-    return ", ".join(sorted(revisions)) or "none"
-
-
 def _down(script: Script) -> str:
     down = script.down_revision
-    return _shown(frozenset((down,) if isinstance(down, str) else down or ()))
+    return shown_revisions(frozenset((down,) if isinstance(down, str) else down or ()))
 
 
 @click.group()
@@ -97,10 +93,10 @@ def upgrade(revision: str, url: str | None, as_sql: bool, since: str | None) -> 
         click.echo(f"tables made before migrations match revision {BASELINE}: "
                    f"stamped{created}")
     if outcome.before == outcome.after:
-        click.echo(f"at revision {_shown(outcome.after)}: nothing to do")
+        click.echo(f"at revision {shown_revisions(outcome.after)}: nothing to do")
     else:
-        click.echo(f"upgraded from revision {_shown(outcome.before)} "
-                   f"to {_shown(outcome.after)}")
+        click.echo(f"upgraded from revision {shown_revisions(outcome.before)} "
+                   f"to {shown_revisions(outcome.after)}")
 
 
 @db.command()
@@ -111,7 +107,7 @@ def current(url: str | None, as_json: bool) -> None:
     with _engine(url) as engine, engine.connect() as connection:
         state = read_state(connection)
     standing = state.standing(PROJECT.heads, PROJECT.known)
-    emit([{"revision": _shown(state.revisions), "head": _shown(PROJECT.heads),
+    emit([{"revision": shown_revisions(state.revisions), "head": shown_revisions(PROJECT.heads),
            "standing": standing.value, "next_step": NEXT_STEP[standing] or None}],
          ["revision", "head", "standing", "next_step"], as_json=as_json)
 
@@ -131,14 +127,15 @@ def check(context: click.Context, url: str | None) -> None:
     if state.empty:  # every table missing: one line says it
         found = [f"none of the {len(models().tables)} tables exist"]
     if standing is not Standing.CURRENT:
-        found.insert(0, f"revision {_shown(state.revisions)}, this release's is "
-                        f"{_shown(PROJECT.heads)}: {NEXT_STEP[standing]}")
+        found.insert(0, f"revision {shown_revisions(state.revisions)}, this release's is "
+                        f"{shown_revisions(PROJECT.heads)}: {NEXT_STEP[standing]}")
     for line in found:
         click.echo(f"- {line}")
     if found:
         click.echo(f"the database differs from this release's schema ({len(found)})", err=True)
         context.exit(1)
-    click.echo(f"the database matches this release's schema (revision {_shown(PROJECT.heads)})")
+    click.echo("the database matches this release's schema "
+               f"(revision {shown_revisions(PROJECT.heads)})")
 
 
 @db.command()

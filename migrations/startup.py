@@ -66,7 +66,7 @@ def _revisions(engine: sa.Engine) -> set[str]:
 def _prepare(engine: sa.Engine, scripts: Scripts) -> None:
     from alembic import command
 
-    from migrations.state import Standing, read_state
+    from migrations.state import Standing, read_state, shown_revisions
     from migrations.upgrade import exclusive
 
     with engine.connect() as connection:
@@ -76,20 +76,21 @@ def _prepare(engine: sa.Engine, scripts: Scripts) -> None:
             state = read_state(connection)
             if state.empty:
                 command.upgrade(scripts.config(connection), "heads")
-                log.info("created the database schema at revision %s", _shown(scripts.heads))
+                log.info("created the database schema at revision %s",
+                         shown_revisions(scripts.heads))
                 return
     _judge(state, scripts)
 
 
 def _judge(state: DatabaseState, scripts: Scripts) -> None:
     from migrations.scripts import BASELINE
-    from migrations.state import Standing
+    from migrations.state import Standing, shown_revisions
 
     standing = state.standing(scripts.heads, scripts.known)
-    expected = _shown(scripts.heads)
+    expected = shown_revisions(scripts.heads)
     if standing is Standing.BEHIND:
         raise DatabaseOutdated(
-            f"the database schema is at revision {_shown(state.revisions)}, this release "
+            f"the database schema is at revision {shown_revisions(state.revisions)}, this release "
             f"needs {expected}: run `esb db upgrade` (with this release) before starting it")
     if standing is Standing.UNVERSIONED:
         if scripts.heads != {BASELINE}:
@@ -102,8 +103,4 @@ def _judge(state: DatabaseState, scripts: Scripts) -> None:
     elif standing is Standing.AHEAD:
         log.warning("the database schema is at revision %s, which this release does not know "
                     "(it expects %s): a newer release has migrated it",
-                    _shown(state.revisions), expected)
-
-
-def _shown(revisions: frozenset[str]) -> str:
-    return ", ".join(sorted(revisions)) or "none"
+                    shown_revisions(state.revisions), expected)

@@ -19,7 +19,8 @@ from alembic.runtime.migration import MigrationContext
 from migrations import registry
 from migrations.scripts import configure_options
 
-__all__ = ["DatabaseState", "Standing", "describe", "differences", "models", "read_state"]
+__all__ = ["DatabaseState", "Standing", "describe", "differences", "models", "read_state",
+           "shown_revisions"]
 
 
 class Standing(StrEnum):
@@ -66,6 +67,11 @@ class DatabaseState:
         if self.revisions <= known:
             return Standing.BEHIND
         return Standing.AHEAD
+
+
+def shown_revisions(revisions: frozenset[str]) -> str:
+    """Revisions as a person reads them: ``0001``, ``0002, 0003`` (branched), ``none``."""
+    return ", ".join(sorted(revisions)) or "none"
 
 
 def read_state(connection: sa.Connection) -> DatabaseState:
